@@ -1,0 +1,111 @@
+# t2m - PyTorch checkpoints to MLX, as a family of small filters.
+# One non-recursive Makefile.  `make asan` rebuilds in build-asan/ with
+# sanitizers and runs the same suite there.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+BUILD   ?= build
+
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
+DEPS      = libarchive libzstd libcjson
+DEPCFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEPS))
+DEPLIBS   = $(shell $(PKG_CONFIG) --libs $(DEPS))
+
+WARN     = -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Wvla
+OPT      = -O2 -g
+SANITIZE =
+CFLAGS  ?=
+T2M_CFLAGS = -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
+           -D_DARWIN_C_SOURCE -D_FILE_OFFSET_BITS=64 $(OPT) $(WARN) \
+           $(SANITIZE) -Ilib $(DEPCFLAGS) $(CFLAGS)
+T2M_LDFLAGS = $(SANITIZE) $(LDFLAGS)
+
+LIB_SRC = lib/crc32.c lib/dtype.c lib/error.c lib/io.c lib/json.c \
+          lib/manifest.c lib/out.c lib/safetensors.c lib/stream.c \
+          lib/unpack.c
+LIB_OBJ = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+LIB_HDR = lib/t2m.h lib/internal.h
+
+FILTERS = t2m-unpack t2m-pack t2m-ls
+BINS    = $(FILTERS:%=$(BUILD)/bin/%)
+MAN1    = $(FILTERS:%=man/%.1)
+MAN5    = man/t2m-stream.5
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+
+all: $(BINS)
+
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(T2M_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libt2m.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(BUILD)/bin/%: filters/%.c $(BUILD)/libt2m.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(T2M_CFLAGS) -o $@ $< $(BUILD)/libt2m.a $(DEPLIBS) $(T2M_LDFLAGS)
+
+# The unit tests: each TEST(name) in tests/unit/test_*.c, listed by grep.
+$(BUILD)/tests/list.h: $(UNIT_SRC)
+	@mkdir -p $(@D)
+	grep -h '^TEST(' $(UNIT_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/unit: tests/unit/main.c tests/unit/unit.h $(UNIT_SRC) \
+    $(BUILD)/tests/list.h $(BUILD)/libt2m.a
+	$(CC) $(T2M_CFLAGS) -I$(BUILD)/tests -Itests/unit -o $@ \
+	    tests/unit/main.c $(UNIT_SRC) $(BUILD)/libt2m.a $(DEPLIBS) \
+	    $(T2M_LDFLAGS)
+
+# One pass of the whole suite against the binaries in $(BUILD).
+test: all $(BUILD)/tests/unit
+	PYTHON='$(PYTHON)' tests/run $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
+	    SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' \
+	    test
+
+check: test
+	$(MAKE) asan
+
+lint-man:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+
+demo: all
+	@mkdir -p $(BUILD)/demo
+	$(BUILD)/bin/t2m-unpack samples/sample.safetensors | \
+	    $(BUILD)/bin/t2m-pack $(BUILD)/demo/sample.mlx.safetensors
+	$(BUILD)/bin/t2m-unpack $(BUILD)/demo/sample.mlx.safetensors | \
+	    $(BUILD)/bin/t2m-ls -l
+	@echo "wrote $(BUILD)/demo/sample.mlx.safetensors"
+
+bench: all
+	scripts/bench
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5
+	cp $(BINS) $(DESTDIR)$(BINDIR)/
+	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+
+uninstall:
+	rm -f $(FILTERS:%=$(DESTDIR)$(BINDIR)/%) \
+	    $(FILTERS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
+	    $(DESTDIR)$(MANDIR)/man5/t2m-stream.5
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all test asan check lint-man demo bench install uninstall clean
+.SUFFIXES:

@@ -1,0 +1,82 @@
+/*
+ * t2m-unpack - read a checkpoint and write it as a t2m stream.
+ */
+#include <errno.h>
+#include <err.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "t2m.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: t2m-unpack [-C size] [file | -]\n");
+	exit(2);
+}
+
+static void
+die(const char *name, const t2m_error *e)
+{
+	if (e->errnum == EPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct t2m_unpack_opts o = { 0 };
+	struct t2m_writer *w;
+	struct t2m_in in;
+	const char *name = "<stdin>";
+	uint64_t size;
+	t2m_error e;
+	int ch, fd = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		puts("t2m-unpack " T2M_VERSION);
+		return 0;
+	}
+	while ((ch = getopt(argc, argv, "C:")) != -1)
+		switch (ch) {
+		case 'C':
+			if (t2m_parse_size(optarg, &size) < 0 || size == 0 ||
+			    size > ((uint64_t)1 << 30)) {
+				warnx("bad record size '%s' (1 to 1G)", optarg);
+				usage();
+			}
+			o.chunk = (size_t)size;
+			break;
+		default:
+			usage();
+		}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		usage();
+
+	if (argc == 1 && strcmp(argv[0], "-") != 0) {
+		name = argv[0];
+		if ((fd = open(name, O_RDONLY)) < 0)
+			err(1, "%s", name);
+	}
+	if (t2m_in_init(&in, fd, name, 0, &e) < 0)
+		die(name, &e);
+	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", o.chunk, &e)) ==
+	    NULL)
+		die("<stdout>", &e);
+	if (t2m_unpack(&in, w, &o, &e) < 0)
+		die(name, &e);
+	t2m_writer_free(w);
+	t2m_in_free(&in);
+	if (close(STDOUT_FILENO) < 0)
+		err(1, "<stdout>");
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* error.c - filling in t2m_error: the one way lib/ reports a failure. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "t2m.h"
+
+int
+t2m_fail(t2m_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	err->errnum = 0;
+	err->subject = NULL;
+	return -1;
+}
+
+int
+t2m_fail_errno(t2m_error *err, const char *fmt, ...)
+{
+	int e = errno;
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	len = strlen(err->msg);
+	snprintf(err->msg + len, sizeof err->msg - len, ": %s", strerror(e));
+	err->errnum = e;
+	err->subject = NULL;
+	errno = e;
+	return -1;
+}
+
+int
+t2m_prefix(t2m_error *err, const char *fmt, ...)
+{
+	char old[T2M_ERRLEN];
+	size_t len;
+	va_list ap;
+
+	memcpy(old, err->msg, sizeof old);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	len = strlen(err->msg);
+	snprintf(err->msg + len, sizeof err->msg - len, ": %s", old);
+	return -1;
+}

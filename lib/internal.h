@@ -1,0 +1,50 @@
+/*
+ * internal.h - helpers shared inside libt2m and its unit tests, not part
+ * of the public interface.
+ */
+#ifndef T2M_INTERNAL_H
+#define T2M_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "t2m.h"
+
+/* ---- a strict JSON pull parser over a buffer in memory ---- */
+
+struct t2m_json {
+	const char *p, *start, *end;
+	int depth;
+	t2m_error *err;
+	char *tmp;		/* decoded string scratch */
+	size_t tmpcap;
+};
+
+#define T2M_JSON_MAXDEPTH 64
+
+void t2m_json_init(struct t2m_json *j, const char *p, size_t n,
+    t2m_error *err);
+void t2m_json_free(struct t2m_json *j);
+/* Skip white space; return the next byte or -1 at the end. */
+int t2m_json_peek(struct t2m_json *j);
+/* Consume the byte c (after white space) or fail. */
+int t2m_json_expect(struct t2m_json *j, int c, const char *what);
+/*
+ * Decode a string.  *s points into scratch owned by j, valid until the
+ * next string; it is valid UTF-8 and *n excludes the NUL.  Strings that
+ * hold NUL (\u0000) are refused.
+ */
+int t2m_json_string(struct t2m_json *j, const char **s, size_t *n);
+/* A non-negative integer without sign, fraction or exponent. */
+int t2m_json_uint(struct t2m_json *j, uint64_t *v);
+/* Skip one value of any kind. */
+int t2m_json_skip(struct t2m_json *j);
+/* Whether the literal null comes next (and consume it). */
+int t2m_json_null(struct t2m_json *j);
+/* Fail with the current offset: "header byte 17: <msg>". */
+int t2m_json_fail(struct t2m_json *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Offset of the parser in its buffer. */
+size_t t2m_json_offset(const struct t2m_json *j);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * safetensors.c - reading and laying out safetensors files.
+ *
+ * The reader accepts what the reference parser (huggingface/safetensors,
+ * tensor.rs) accepts and refuses what it refuses, with the position of
+ * the fault: header length at most 100,000,000 bytes and not zero; a
+ * UTF-8 JSON object; known dtype names; shape x element size = extent;
+ * offsets contiguous from 0 with no hole or overlap; nothing after the
+ * last tensor; __metadata__ a string-to-string map.  It is stricter in
+ * two places the reference leaves loose: a tensor name or a metadata key
+ * that appears twice is refused rather than silently overwritten.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct entry {
+	char *name;
+	uint64_t begin, end;
+	uint64_t shape[T2M_MAXDIM];
+	int ndim, dtype;
+	uint32_t seq;		/* position in the JSON, to break ties */
+};
+
+static void
+put64le(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get64le(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int
+parse_metadata(struct t2m_json *j, struct t2m_manifest *m)
+{
+	const char *s;
+	char *key;
+	size_t n;
+
+	if (t2m_json_null(j))
+		return 0;
+	if (t2m_json_expect(j, '{', "'{' (__metadata__ is an object)") < 0)
+		return -1;
+	if (t2m_json_peek(j) == '}') {
+		t2m_json_expect(j, '}', "'}'");
+		return 0;
+	}
+	for (;;) {
+		if (t2m_json_string(j, &s, &n) < 0)
+			return -1;
+		if ((key = strdup(s)) == NULL)
+			return t2m_json_fail(j, "out of memory");
+		if (t2m_attrs_get(&m->meta, key) != NULL) {
+			free(key);
+			return t2m_json_fail(j, "__metadata__ key appears twice");
+		}
+		if (t2m_json_expect(j, ':', "':'") < 0) {
+			free(key);
+			return -1;
+		}
+		if (t2m_json_peek(j) != '"') {
+			free(key);
+			return t2m_json_fail(j, "__metadata__ value is not a "
+			    "string");
+		}
+		if (t2m_json_string(j, &s, &n) < 0 ||
+		    t2m_attrs_set(m, &m->meta, key, s, j->err) < 0) {
+			free(key);
+			return -1;
+		}
+		free(key);
+		if (t2m_json_peek(j) != ',')
+			break;
+		t2m_json_expect(j, ',', "','");
+	}
+	return t2m_json_expect(j, '}', "',' or '}'");
+}
+
+static int
+parse_uint_array(struct t2m_json *j, uint64_t *v, int max, int *n,
+    const char *what)
+{
+	*n = 0;
+	if (t2m_json_expect(j, '[', what) < 0)
+		return -1;
+	if (t2m_json_peek(j) == ']')
+		return t2m_json_expect(j, ']', "']'");
+	for (;;) {
+		if (*n == max)
+			return t2m_json_fail(j, "more than %d entries", max);
+		if (t2m_json_uint(j, &v[(*n)++]) < 0)
+			return -1;
+		if (t2m_json_peek(j) != ',')
+			break;
+		t2m_json_expect(j, ',', "','");
+	}
+	return t2m_json_expect(j, ']', "',' or ']'");
+}
+
+/* One tensor entry: {"dtype": ..., "shape": [...], "data_offsets": [b, e]} */
+static int
+parse_entry(struct t2m_json *j, struct entry *e)
+{
+	enum { DTYPE = 1, SHAPE = 2, OFFSETS = 4 };
+	size_t entry_at = t2m_json_offset(j), n;
+	uint64_t off[3];
+	int seen = 0, k, count;
+	const char *s;
+
+	if (t2m_json_expect(j, '{', "'{' (a tensor entry is an object)") < 0)
+		return -1;
+	if (t2m_json_peek(j) != '}')
+		for (;;) {
+			if (t2m_json_string(j, &s, &n) < 0)
+				return -1;
+			k = strcmp(s, "dtype") == 0 ? DTYPE :
+			    strcmp(s, "shape") == 0 ? SHAPE :
+			    strcmp(s, "data_offsets") == 0 ? OFFSETS : 0;
+			if (k & seen)
+				return t2m_json_fail(j, "field '%s' appears "
+				    "twice", s);
+			seen |= k;
+			if (t2m_json_expect(j, ':', "':'") < 0)
+				return -1;
+			if (k == DTYPE) {
+				if (t2m_json_peek(j) != '"')
+					return t2m_json_fail(j, "dtype is not "
+					    "a string");
+				if (t2m_json_string(j, &s, &n) < 0)
+					return -1;
+				if ((e->dtype = t2m_dtype_lookup(s, n)) == 0 ||
+				    !t2m_dtype_in_safetensors(e->dtype))
+					return t2m_json_fail(j, "unknown dtype "
+					    "'%s'", s);
+			} else if (k == SHAPE) {
+				if (parse_uint_array(j, e->shape, T2M_MAXDIM,
+				    &e->ndim, "'[' (shape is an array)") < 0)
+					return -1;
+			} else if (k == OFFSETS) {
+				if (parse_uint_array(j, off, 3, &count,
+				    "'[' (data_offsets is an array)") < 0)
+					return -1;
+				if (count != 2)
+					return t2m_json_fail(j, "data_offsets "
+					    "has %d entries, not 2", count);
+				e->begin = off[0];
+				e->end = off[1];
+			} else if (t2m_json_skip(j) < 0) {
+				return -1;
+			}
+			if (t2m_json_peek(j) != ',')
+				break;
+			t2m_json_expect(j, ',', "','");
+		}
+	if (t2m_json_expect(j, '}', "',' or '}'") < 0)
+		return -1;
+	if (seen != (DTYPE | SHAPE | OFFSETS)) {
+		j->p = j->start + entry_at;
+		return t2m_json_fail(j, "tensor '%s' lacks %s", e->name,
+		    !(seen & DTYPE) ? "a dtype" : !(seen & SHAPE) ?
+		    "a shape" : "data_offsets");
+	}
+	return 0;
+}
+
+static int
+by_offset(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+free_entries(struct entry *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(e[i].name);
+	free(e);
+}
+
+/* Parse the JSON header text into *m (tensors sorted by offset). */
+static int
+parse_header(const char *text, size_t len, struct t2m_manifest *m,
+    uint64_t *data_len, t2m_error *err)
+{
+	struct t2m_json j;
+	struct entry *e = NULL, *ne;
+	size_t n = 0, cap = 0, i, slen;
+	uint64_t at = 0, need;
+	int meta_seen = 0, rc = -1;
+	const char *s;
+
+	t2m_json_init(&j, text, len, err);
+	if (t2m_json_expect(&j, '{', "'{' (the header is a JSON object)") < 0)
+		goto out;
+	if (t2m_json_peek(&j) != '}')
+		for (;;) {
+			if (t2m_json_string(&j, &s, &slen) < 0)
+				goto out;
+			if (strcmp(s, "__metadata__") == 0) {
+				if (meta_seen++) {
+					t2m_json_fail(&j, "__metadata__ "
+					    "appears twice");
+					goto out;
+				}
+				if (t2m_json_expect(&j, ':', "':'") < 0 ||
+				    parse_metadata(&j, m) < 0)
+					goto out;
+			} else {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 64;
+					if (cap > T2M_MAX_TENSORS ||
+					    (ne = realloc(e, cap * sizeof *e))
+					    == NULL) {
+						t2m_json_fail(&j, "too many "
+						    "tensors");
+						goto out;
+					}
+					e = ne;
+				}
+				memset(&e[n], 0, sizeof e[n]);
+				e[n].seq = (uint32_t)n;
+				if ((e[n].name = strdup(s)) == NULL) {
+					t2m_json_fail(&j, "out of memory");
+					goto out;
+				}
+				n++;
+				if (t2m_json_expect(&j, ':', "':'") < 0 ||
+				    parse_entry(&j, &e[n - 1]) < 0)
+					goto out;
+			}
+			if (t2m_json_peek(&j) != ',')
+				break;
+			t2m_json_expect(&j, ',', "','");
+		}
+	if (t2m_json_expect(&j, '}', "',' or '}'") < 0)
+		goto out;
+	if (t2m_json_peek(&j) != -1) {
+		t2m_json_fail(&j, "trailing characters after the header "
+		    "object (pad with spaces only)");
+		goto out;
+	}
+
+	if (n > 0)
+		qsort(e, n, sizeof *e, by_offset);
+	for (i = 0; i < n; i++) {
+		if (t2m_tensor_bytes(e[i].dtype, e[i].ndim, e[i].shape, &need,
+		    err) < 0) {
+			t2m_prefix(err, "tensor '%s'", e[i].name);
+			goto out;
+		}
+		if (e[i].end < e[i].begin) {
+			t2m_fail(err, "tensor '%s': data_offsets [%llu, %llu] "
+			    "end before they begin", e[i].name,
+			    (unsigned long long)e[i].begin,
+			    (unsigned long long)e[i].end);
+			goto out;
+		}
+		if (e[i].begin != at) {
+			t2m_fail(err, "tensor '%s': data_offsets [%llu, %llu] "
+			    "%s (the previous tensor ends at %llu)", e[i].name,
+			    (unsigned long long)e[i].begin,
+			    (unsigned long long)e[i].end,
+			    e[i].begin > at ? "leave a hole" : "overlap",
+			    (unsigned long long)at);
+			goto out;
+		}
+		if (e[i].end - e[i].begin != need) {
+			t2m_fail(err, "tensor '%s': data_offsets [%llu, %llu] "
+			    "hold %llu bytes, but its shape and %s need %llu",
+			    e[i].name, (unsigned long long)e[i].begin,
+			    (unsigned long long)e[i].end,
+			    (unsigned long long)(e[i].end - e[i].begin),
+			    t2m_dtype_name(e[i].dtype),
+			    (unsigned long long)need);
+			goto out;
+		}
+		if (t2m_manifest_add(m, e[i].name, e[i].dtype, e[i].ndim,
+		    e[i].shape, err) == NULL)
+			goto out;
+		at = e[i].end;
+	}
+	*data_len = at;
+	rc = 0;
+out:
+	t2m_json_free(&j);
+	free_entries(e, n);
+	return rc;
+}
+
+int
+t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **mp,
+    t2m_error *err)
+{
+	unsigned char b[8];
+	struct t2m_manifest *m;
+	uint64_t hlen, data_len, total;
+	char *text;
+	ssize_t k;
+
+	*mp = NULL;
+	if ((k = t2m_in_read(in, b, 8, err)) < 0)
+		return -1;
+	if (k < 8)
+		return t2m_fail(err, "%zd bytes: too short for a safetensors "
+		    "header", k);
+	hlen = get64le(b);
+	if (hlen == 0)
+		return t2m_fail(err, "header length is 0");
+	if (hlen > T2M_ST_MAX_HEADER)
+		return t2m_fail(err, "header length %llu exceeds %u",
+		    (unsigned long long)hlen, T2M_ST_MAX_HEADER);
+	if (in->regular && hlen > in->size - 8)
+		return t2m_fail(err, "header length %llu runs past the end "
+		    "of the %llu-byte file", (unsigned long long)hlen,
+		    (unsigned long long)in->size);
+	if ((text = malloc((size_t)hlen)) == NULL)
+		return t2m_fail(err, "out of memory for a %llu-byte header",
+		    (unsigned long long)hlen);
+	if (t2m_in_full(in, text, (size_t)hlen, "header", err) < 0) {
+		free(text);
+		return -1;
+	}
+	if ((m = t2m_manifest_new()) == NULL) {
+		free(text);
+		return t2m_fail(err, "out of memory");
+	}
+	if (parse_header(text, (size_t)hlen, m, &data_len, err) < 0) {
+		free(text);
+		t2m_manifest_free(m);
+		return -1;
+	}
+	free(text);
+	if (in->regular) {
+		total = 8 + hlen + data_len;
+		if (data_len > UINT64_MAX - 8 - hlen || total > in->size) {
+			t2m_fail(err, "truncated: the header promises %llu "
+			    "bytes of data, the file holds %llu",
+			    (unsigned long long)data_len,
+			    (unsigned long long)(in->size - 8 - hlen));
+			t2m_manifest_free(m);
+			return -1;
+		}
+		if (total < in->size) {
+			t2m_fail(err, "%llu bytes after the last tensor",
+			    (unsigned long long)(in->size - total));
+			t2m_manifest_free(m);
+			return -1;
+		}
+	}
+	*mp = m;
+	return 0;
+}
+
+/* ---- layout for writing ---- */
+
+static const struct t2m_manifest *sort_m;
+
+static int
+by_size_then_name(const void *a, const void *b)
+{
+	const struct t2m_tensor *x = &sort_m->tensors[*(const uint32_t *)a];
+	const struct t2m_tensor *y = &sort_m->tensors[*(const uint32_t *)b];
+	unsigned bx = t2m_dtype_bits(x->dtype), by = t2m_dtype_bits(y->dtype);
+
+	if (bx != by)
+		return bx > by ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int
+by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct t2m_kv *)a)->key,
+	    ((const struct t2m_kv *)b)->key);
+}
+
+int
+t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
+    t2m_error *err)
+{
+	struct t2m_buf b = { 0 };
+	struct t2m_kv *meta = NULL;
+	const struct t2m_tensor *t;
+	uint64_t at = 0;
+	uint32_t i, k, nmeta = 0;
+	int d;
+
+	memset(l, 0, sizeof *l);
+	for (i = 0; i < m->ntensors; i++)
+		if (!t2m_dtype_in_safetensors(m->tensors[i].dtype))
+			return t2m_fail(err, "tensor '%s': safetensors has no "
+			    "%s dtype", m->tensors[i].name,
+			    t2m_dtype_name(m->tensors[i].dtype));
+	if ((l->order = malloc((m->ntensors + 1) * sizeof *l->order)) == NULL ||
+	    (l->offset = malloc((m->ntensors + 1) * sizeof *l->offset)) ==
+	    NULL || (meta = malloc((m->meta.n + 1) * sizeof *meta)) == NULL)
+		goto nomem;
+	for (i = 0; i < m->ntensors; i++)
+		l->order[i] = i;
+	/* qsort has no context argument in C11; filters are single-threaded. */
+	sort_m = m;
+	qsort(l->order, m->ntensors, sizeof *l->order, by_size_then_name);
+	sort_m = NULL;
+
+	/* __metadata__: the stream's metadata, "format" forced to "mlx". */
+	meta[nmeta++] = (struct t2m_kv){ "format", "mlx" };
+	for (i = 0; i < m->meta.n; i++)
+		if (strcmp(m->meta.kv[i].key, "format") != 0)
+			meta[nmeta++] = m->meta.kv[i];
+	qsort(meta, nmeta, sizeof *meta, by_key);
+
+	t2m_buf_add(&b, "12345678", 8);	/* length, filled in below */
+	t2m_buf_str(&b, "{\"__metadata__\":{");
+	for (i = 0; i < nmeta; i++) {
+		if (i)
+			t2m_buf_add(&b, ",", 1);
+		t2m_buf_json(&b, meta[i].key);
+		t2m_buf_add(&b, ":", 1);
+		t2m_buf_json(&b, meta[i].val);
+	}
+	t2m_buf_add(&b, "}", 1);
+	for (k = 0; k < m->ntensors; k++) {
+		i = l->order[k];
+		t = &m->tensors[i];
+		l->offset[i] = at;
+		t2m_buf_add(&b, ",", 1);
+		t2m_buf_json(&b, t->name);
+		t2m_buf_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[",
+		    t2m_dtype_name(t->dtype));
+		for (d = 0; d < t->ndim; d++)
+			t2m_buf_printf(&b, d ? ",%llu" : "%llu",
+			    (unsigned long long)t->shape[d]);
+		t2m_buf_printf(&b, "],\"data_offsets\":[%llu,%llu]}",
+		    (unsigned long long)at,
+		    (unsigned long long)(at + t->nbytes));
+		if (t->nbytes > UINT64_MAX / 2 - at) {
+			t2m_buf_free(&b);
+			free(meta);
+			t2m_st_layout_free(l);
+			return t2m_fail(err, "total size overflows");
+		}
+		at += t->nbytes;
+	}
+	t2m_buf_add(&b, "}", 1);
+	while ((b.len - 8) % 8 != 0)
+		t2m_buf_add(&b, " ", 1);
+	if (b.nomem)
+		goto nomem;
+	if (b.len - 8 > T2M_ST_MAX_HEADER) {
+		t2m_buf_free(&b);
+		free(meta);
+		t2m_st_layout_free(l);
+		return t2m_fail(err, "safetensors header of %zu bytes exceeds "
+		    "the format's limit of %u", b.len - 8, T2M_ST_MAX_HEADER);
+	}
+	put64le((unsigned char *)b.p, b.len - 8);
+	free(meta);
+	l->header = b.p;
+	l->header_len = b.len;
+	l->data_len = at;
+	return 0;
+nomem:
+	t2m_buf_free(&b);
+	free(meta);
+	t2m_st_layout_free(l);
+	return t2m_fail(err, "out of memory");
+}
+
+void
+t2m_st_layout_free(struct t2m_st_layout *l)
+{
+	free(l->order);
+	free(l->offset);
+	free(l->header);
+	memset(l, 0, sizeof *l);
+}

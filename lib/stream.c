@@ -1,0 +1,886 @@
+/*
+ * stream.c - reading and writing the tensor-record stream, t2m-stream(5):
+ * a stream header, one manifest record, data records in any order, one
+ * end record.  Both sides hold O(chunk) bytes of tensor data and O(number
+ * of tensors) of bookkeeping, never a whole tensor.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "t2m.h"
+
+static const unsigned char magic[8] = {
+	0x89, 'T', '2', 'M', '\r', '\n', 0x1a, '\n'
+};
+
+#define STREAM_HEADER 20
+#define RECORD_HEADER 32
+#define END_PAYLOAD   24
+#define MAX_ANCILLARY ((uint64_t)1 << 30)
+
+/* ---- little-endian encoding ---- */
+
+static void
+put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* ---- reader ---- */
+
+struct t2m_reader {
+	struct t2m_in in;
+	struct t2m_manifest *m;
+	uint64_t *received;	/* bytes of each tensor seen so far */
+	uint64_t records;	/* data records seen */
+	uint64_t bytes;		/* data bytes seen */
+	uint64_t recno;		/* current record, counting the manifest as 1 */
+	uint64_t recpos;	/* stream offset of the current record */
+	uint64_t left;		/* unread bytes of the current payload */
+	int done;
+	char where[64];
+};
+
+struct t2m_reader *
+t2m_reader_new(int fd, const char *name, t2m_error *err)
+{
+	struct t2m_reader *r;
+
+	if ((r = calloc(1, sizeof *r)) == NULL) {
+		t2m_fail(err, "out of memory");
+		return NULL;
+	}
+	if (t2m_in_init(&r->in, fd, name, 0, err) < 0) {
+		t2m_in_free(&r->in);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+t2m_reader_free(struct t2m_reader *r)
+{
+	if (r == NULL)
+		return;
+	t2m_in_free(&r->in);
+	t2m_manifest_free(r->m);
+	free(r->received);
+	free(r);
+}
+
+const char *
+t2m_reader_where(struct t2m_reader *r)
+{
+	snprintf(r->where, sizeof r->where, "record %llu at offset %llu",
+	    (unsigned long long)r->recno, (unsigned long long)r->recpos);
+	return r->where;
+}
+
+/* Fail with the current record's position in front of the message. */
+static int
+rfail(struct t2m_reader *r, t2m_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+rfail(struct t2m_reader *r, t2m_error *err, const char *fmt, ...)
+{
+	char msg[T2M_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return t2m_fail(err, "%s: %s", t2m_reader_where(r), msg);
+}
+
+/* Read n bytes of the current record, reporting a short read in its terms. */
+static int
+rfull(struct t2m_reader *r, void *p, size_t n, const char *what,
+    t2m_error *err)
+{
+	ssize_t k;
+
+	if ((k = t2m_in_read(&r->in, p, n, err)) < 0)
+		return -1;
+	if ((size_t)k < n)
+		return rfail(r, err, "truncated %s (%zu bytes expected, %zd "
+		    "read)", what, n, k);
+	return 0;
+}
+
+struct hdr {
+	unsigned char tag[4];
+	uint32_t index;
+	uint64_t offset, length;
+	uint32_t crc;
+};
+
+/*
+ * Read one record header.  Returns 1, or 0 at a clean end of input
+ * (which the caller turns into "no end record"), or -1.
+ */
+static int
+read_header(struct t2m_reader *r, struct hdr *h, t2m_error *err)
+{
+	unsigned char b[RECORD_HEADER];
+	ssize_t k;
+
+	r->recno++;
+	r->recpos = r->in.pos;
+	if ((k = t2m_in_read(&r->in, b, sizeof b, err)) < 0)
+		return -1;
+	if (k == 0)
+		return 0;
+	if ((size_t)k < sizeof b)
+		return rfail(r, err, "truncated record header (%d bytes "
+		    "expected, %zd read)", RECORD_HEADER, k);
+	if (get32(b + 28) != t2m_crc32(0, b, 28))
+		return rfail(r, err, "record header checksum mismatch");
+	memcpy(h->tag, b, 4);
+	h->index = get32(b + 4);
+	h->offset = get64(b + 8);
+	h->length = get64(b + 16);
+	h->crc = get32(b + 24);
+	return 1;
+}
+
+static int
+tag_is(const struct hdr *h, const char *tag)
+{
+	return memcmp(h->tag, tag, 4) == 0;
+}
+
+static int
+ancillary(const struct hdr *h)
+{
+	return h->tag[0] >= 'a' && h->tag[0] <= 'z';
+}
+
+/* A cursor over the manifest payload. */
+struct cur {
+	const unsigned char *p, *end;
+	struct t2m_reader *r;
+	t2m_error *err;
+};
+
+static int
+take(struct cur *c, size_t n, const unsigned char **out, const char *what)
+{
+	*out = c->p;
+	if ((size_t)(c->end - c->p) < n)
+		return rfail(c->r, c->err, "manifest ends inside %s", what);
+	*out = c->p;
+	c->p += n;
+	return 0;
+}
+
+static int
+take32(struct cur *c, uint32_t *v, const char *what)
+{
+	const unsigned char *p;
+
+	if (take(c, 4, &p, what) < 0)
+		return -1;
+	*v = get32(p);
+	return 0;
+}
+
+static int
+take64(struct cur *c, uint64_t *v, const char *what)
+{
+	const unsigned char *p;
+
+	if (take(c, 8, &p, what) < 0)
+		return -1;
+	*v = get64(p);
+	return 0;
+}
+
+/* A length-prefixed string, NUL-terminated into a growing scratch buffer. */
+static int
+take_str(struct cur *c, char **buf, size_t *cap, const char *what)
+{
+	const unsigned char *p;
+	uint32_t n;
+	char *s;
+
+	if (take32(c, &n, what) < 0)
+		return -1;
+	if (n > T2M_MAX_STRING)
+		return rfail(c->r, c->err, "%s is %u bytes long (at most %u)",
+		    what, n, T2M_MAX_STRING);
+	if (take(c, n, &p, what) < 0)
+		return -1;
+	if (*cap < (size_t)n + 1) {
+		if ((s = realloc(*buf, (size_t)n + 1)) == NULL)
+			return rfail(c->r, c->err, "out of memory");
+		*buf = s;
+		*cap = (size_t)n + 1;
+	}
+	memcpy(*buf, p, n);
+	(*buf)[n] = '\0';
+	if (!t2m_utf8_valid(*buf, n))
+		return rfail(c->r, c->err, "%s is not valid UTF-8", what);
+	return 0;
+}
+
+struct scratch {
+	char *k, *v;
+	size_t kcap, vcap;
+};
+
+static int
+take_attrs(struct cur *c, struct t2m_attrs *a, struct scratch *s,
+    const char *what)
+{
+	uint32_t n, i;
+
+	if (take32(c, &n, what) < 0)
+		return -1;
+	if (n > T2M_MAX_ATTRS)
+		return rfail(c->r, c->err, "%s: %u entries (at most %u)", what,
+		    n, T2M_MAX_ATTRS);
+	for (i = 0; i < n; i++) {
+		if (take_str(c, &s->k, &s->kcap, "attribute name") < 0 ||
+		    take_str(c, &s->v, &s->vcap, "attribute value") < 0)
+			return -1;
+		if (t2m_attrs_get(a, s->k) != NULL)
+			return rfail(c->r, c->err, "%s: '%s' appears twice",
+			    what, s->k);
+		if (t2m_attrs_set(c->r->m, a, s->k, s->v, c->err) < 0)
+			return rfail(c->r, c->err, "%s", c->err->msg);
+	}
+	return 0;
+}
+
+static int
+take_tensor(struct cur *c, struct scratch *s)
+{
+	uint64_t shape[T2M_MAXDIM], nbytes;
+	const unsigned char *b;
+	struct t2m_tensor *t;
+	int dtype, ndim, d;
+
+	if (take_str(c, &s->v, &s->vcap, "tensor name") < 0 ||
+	    take(c, 4, &b, "tensor description") < 0)
+		return -1;
+	dtype = b[0];
+	ndim = b[1];
+	if (t2m_dtype_name(dtype) == NULL)
+		return rfail(c->r, c->err, "tensor '%s': unknown dtype code %d",
+		    s->v, dtype);
+	if (ndim > T2M_MAXDIM)
+		return rfail(c->r, c->err, "tensor '%s': %d dimensions (at "
+		    "most %d)", s->v, ndim, T2M_MAXDIM);
+	if (b[2] != 0 || b[3] != 0)
+		return rfail(c->r, c->err, "tensor '%s': reserved bytes are "
+		    "not zero", s->v);
+	for (d = 0; d < ndim; d++)
+		if (take64(c, &shape[d], "tensor shape") < 0)
+			return -1;
+	if (take64(c, &nbytes, "tensor size") < 0)
+		return -1;
+	if ((t = t2m_manifest_add(c->r->m, s->v, dtype, ndim, shape,
+	    c->err)) == NULL)
+		return rfail(c->r, c->err, "%s", c->err->msg);
+	if (t->nbytes != nbytes)
+		return rfail(c->r, c->err, "tensor '%s': size %llu does not "
+		    "match its shape and dtype (%llu bytes)", s->v,
+		    (unsigned long long)nbytes, (unsigned long long)t->nbytes);
+	return take_attrs(c, &t->attrs, s, "tensor attributes");
+}
+
+static int
+parse_manifest(struct t2m_reader *r, const unsigned char *p, size_t n,
+    t2m_error *err)
+{
+	struct cur c = { p, p + n, r, err };
+	struct scratch s = { NULL, NULL, 0, 0 };
+	struct t2m_module *mod;
+	uint32_t count, i;
+	int rc = -1;
+
+	if (take_attrs(&c, &r->m->info, &s, "source information") < 0 ||
+	    take_attrs(&c, &r->m->meta, &s, "metadata") < 0 ||
+	    take32(&c, &count, "module count") < 0)
+		goto out;
+	if (count > T2M_MAX_MODULES) {
+		rfail(r, err, "%u modules (at most %u)", count,
+		    T2M_MAX_MODULES);
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if (take_str(&c, &s.k, &s.kcap, "module path") < 0)
+			goto out;
+		if ((mod = t2m_manifest_add_module(r->m, s.k, err)) == NULL) {
+			rfail(r, err, "%s", err->msg);
+			goto out;
+		}
+		if (take_attrs(&c, &mod->attrs, &s, "module attributes") < 0)
+			goto out;
+	}
+	if (take32(&c, &count, "tensor count") < 0)
+		goto out;
+	if (count > T2M_MAX_TENSORS) {
+		rfail(r, err, "%u tensors (at most %u)", count,
+		    T2M_MAX_TENSORS);
+		goto out;
+	}
+	for (i = 0; i < count; i++)
+		if (take_tensor(&c, &s) < 0)
+			goto out;
+	if (c.p != c.end) {
+		rfail(r, err, "%zu stray bytes after the last tensor",
+		    (size_t)(c.end - c.p));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(s.k);
+	free(s.v);
+	return rc;
+}
+
+/*
+ * Read a payload of n bytes that must fit in memory (the manifest),
+ * growing the buffer as bytes arrive so a lying length costs nothing.
+ */
+static int
+read_payload(struct t2m_reader *r, uint64_t n, unsigned char **out,
+    t2m_error *err)
+{
+	unsigned char *buf = NULL, *nb;
+	size_t have = 0, cap = 0, want;
+	ssize_t k;
+
+	while (have < n) {
+		if (have == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > n)
+				cap = (size_t)n;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return rfail(r, err, "out of memory");
+			}
+			buf = nb;
+		}
+		want = cap - have;
+		if ((k = t2m_in_read(&r->in, buf + have, want, err)) < 0) {
+			free(buf);
+			return -1;
+		}
+		have += (size_t)k;
+		if ((size_t)k < want) {
+			free(buf);
+			return rfail(r, err, "truncated payload (%llu bytes "
+			    "expected, %zu read)", (unsigned long long)n, have);
+		}
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Skip an ancillary record a newer writer added. */
+static int
+skip_ancillary(struct t2m_reader *r, const struct hdr *h, t2m_error *err)
+{
+	if (h->length > MAX_ANCILLARY)
+		return rfail(r, err, "ancillary record of %llu bytes",
+		    (unsigned long long)h->length);
+	if (t2m_in_skip(&r->in, h->length, "ancillary record", err) < 0)
+		return rfail(r, err, "%s", err->msg);
+	return 0;
+}
+
+int
+t2m_reader_begin(struct t2m_reader *r, struct t2m_manifest **mp,
+    t2m_error *err)
+{
+	unsigned char b[STREAM_HEADER], *payload = NULL;
+	struct hdr h;
+	ssize_t k;
+	int rc;
+
+	if ((k = t2m_in_read(&r->in, b, sizeof b, err)) < 0)
+		return -1;
+	if (k == 0)
+		return t2m_fail(err, "empty input: not a t2m stream");
+	if ((size_t)k < sizeof b || memcmp(b, magic, sizeof magic) != 0) {
+		if ((size_t)k >= sizeof magic &&
+		    memcmp(b, magic, sizeof magic) == 0)
+			return t2m_fail(err, "truncated stream header (%d bytes "
+			    "expected, %zd read)", STREAM_HEADER, k);
+		return t2m_fail(err, "not a t2m stream (bad magic)");
+	}
+	if (get32(b + 16) != t2m_crc32(0, b, 16))
+		return t2m_fail(err, "stream header checksum mismatch");
+	if (get16(b + 8) != T2M_STREAM_MAJOR)
+		return t2m_fail(err, "stream version %u.%u is not supported "
+		    "(this reader knows %d.x)", get16(b + 8), get16(b + 10),
+		    T2M_STREAM_MAJOR);
+	if (get32(b + 12) != 0)
+		return t2m_fail(err, "stream flags 0x%08x: reserved bits set",
+		    get32(b + 12));
+	for (;;) {
+		if ((rc = read_header(r, &h, err)) <= 0)
+			return rc < 0 ? -1 : rfail(r, err, "stream ends before "
+			    "its manifest");
+		if (!ancillary(&h))
+			break;
+		if (skip_ancillary(r, &h, err) < 0)
+			return -1;
+	}
+	if (!tag_is(&h, "MANI"))
+		return rfail(r, err, "expected the manifest, found a '%.4s' "
+		    "record", (const char *)h.tag);
+	if (h.index != 0 || h.offset != 0)
+		return rfail(r, err, "manifest header has nonzero index or "
+		    "offset");
+	if (h.length > T2M_MAX_MANIFEST)
+		return rfail(r, err, "manifest of %llu bytes (at most %llu)",
+		    (unsigned long long)h.length,
+		    (unsigned long long)T2M_MAX_MANIFEST);
+	if (read_payload(r, h.length, &payload, err) < 0)
+		return -1;
+	if (t2m_crc32(0, payload, h.length) != h.crc) {
+		free(payload);
+		return rfail(r, err, "manifest checksum mismatch");
+	}
+	if ((r->m = t2m_manifest_new()) == NULL) {
+		free(payload);
+		return rfail(r, err, "out of memory");
+	}
+	rc = parse_manifest(r, payload, h.length, err);
+	free(payload);
+	if (rc < 0)
+		return -1;
+	if ((r->received = calloc(r->m->ntensors ? r->m->ntensors : 1,
+	    sizeof *r->received)) == NULL)
+		return rfail(r, err, "out of memory");
+	*mp = r->m;
+	return 0;
+}
+
+static int
+check_end(struct t2m_reader *r, const struct hdr *h, t2m_error *err)
+{
+	unsigned char b[END_PAYLOAD];
+	uint64_t ntensors, records, bytes;
+	uint32_t i;
+	int rc;
+
+	if (h->index != 0 || h->offset != 0 || h->length != END_PAYLOAD)
+		return rfail(r, err, "malformed end record");
+	if (rfull(r, b, sizeof b, "end record", err) < 0)
+		return -1;
+	if (t2m_crc32(0, b, sizeof b) != h->crc)
+		return rfail(r, err, "end record checksum mismatch");
+	ntensors = get64(b);
+	records = get64(b + 8);
+	bytes = get64(b + 16);
+	if (ntensors != r->m->ntensors || records != r->records ||
+	    bytes != r->bytes)
+		return rfail(r, err, "end record counts (%llu tensors, %llu "
+		    "records, %llu bytes) disagree with the stream (%u, %llu, "
+		    "%llu)", (unsigned long long)ntensors,
+		    (unsigned long long)records, (unsigned long long)bytes,
+		    r->m->ntensors, (unsigned long long)r->records,
+		    (unsigned long long)r->bytes);
+	for (i = 0; i < r->m->ntensors; i++)
+		if (r->received[i] != r->m->tensors[i].nbytes)
+			return rfail(r, err, "tensor '%s' is incomplete (%llu "
+			    "of %llu bytes)", r->m->tensors[i].name,
+			    (unsigned long long)r->received[i],
+			    (unsigned long long)r->m->tensors[i].nbytes);
+	if ((rc = t2m_in_at_end(&r->in, err)) < 0)
+		return -1;
+	if (rc == 0)
+		return t2m_fail(err, "offset %llu: data after the end record",
+		    (unsigned long long)r->in.pos);
+	r->done = 1;
+	return 0;
+}
+
+int
+t2m_reader_next(struct t2m_reader *r, struct t2m_chunk *c, t2m_error *err)
+{
+	struct t2m_tensor *t;
+	struct hdr h;
+	int rc;
+
+	if (r->done)
+		return 0;
+	if (r->left > 0 && t2m_in_skip(&r->in, r->left, "payload", err) < 0)
+		return rfail(r, err, "%s", err->msg);
+	r->left = 0;
+	for (;;) {
+		if ((rc = read_header(r, &h, err)) < 0)
+			return -1;
+		if (rc == 0)
+			return rfail(r, err, "stream ends without an end "
+			    "record (truncated, or the writer failed)");
+		if (!ancillary(&h))
+			break;
+		if (skip_ancillary(r, &h, err) < 0)
+			return -1;
+	}
+	if (tag_is(&h, "ENDS"))
+		return check_end(r, &h, err) < 0 ? -1 : 0;
+	if (!tag_is(&h, "DATA"))
+		return rfail(r, err, "unknown record type '%.4s'",
+		    (const char *)h.tag);
+	if (h.crc != 0)
+		return rfail(r, err, "data record checksum field is not zero");
+	if (h.index >= r->m->ntensors)
+		return rfail(r, err, "data for tensor %u, but the manifest "
+		    "has %u", h.index, r->m->ntensors);
+	t = &r->m->tensors[h.index];
+	if (h.length == 0)
+		return rfail(r, err, "empty data record for tensor '%s'",
+		    t->name);
+	if (h.offset != r->received[h.index])
+		return rfail(r, err, "tensor '%s': data at byte %llu, expected "
+		    "byte %llu", t->name, (unsigned long long)h.offset,
+		    (unsigned long long)r->received[h.index]);
+	if (h.length > t->nbytes - h.offset)
+		return rfail(r, err, "tensor '%s': %llu bytes at byte %llu "
+		    "overrun its %llu bytes", t->name,
+		    (unsigned long long)h.length, (unsigned long long)h.offset,
+		    (unsigned long long)t->nbytes);
+	r->received[h.index] += h.length;
+	r->records++;
+	r->bytes += h.length;
+	r->left = h.length;
+	c->index = h.index;
+	c->offset = h.offset;
+	c->length = h.length;
+	return 1;
+}
+
+ssize_t
+t2m_reader_read(struct t2m_reader *r, void *p, size_t n, t2m_error *err)
+{
+	uint64_t want = n < r->left ? n : r->left;
+	ssize_t k;
+
+	if (want == 0)
+		return 0;
+	if ((k = t2m_in_read(&r->in, p, (size_t)want, err)) < 0)
+		return rfail(r, err, "%s", err->msg);
+	r->left -= (uint64_t)k;
+	if ((uint64_t)k < want)
+		return rfail(r, err, "truncated payload (%llu more bytes "
+		    "expected)", (unsigned long long)r->left);
+	return k;
+}
+
+/* ---- writer ---- */
+
+struct t2m_writer {
+	int fd;
+	const char *name;
+	size_t chunk;
+	const struct t2m_manifest *m;
+	uint64_t *written;
+	uint64_t records, bytes;
+	unsigned char *buf;
+	size_t len, cap;
+};
+
+struct t2m_writer *
+t2m_writer_new(int fd, const char *name, size_t chunk, t2m_error *err)
+{
+	struct t2m_writer *w;
+
+	if (isatty(fd)) {
+		t2m_fail(err, "refusing to write binary data to a terminal");
+		return NULL;
+	}
+	if ((w = calloc(1, sizeof *w)) == NULL ||
+	    (w->buf = malloc((size_t)256 << 10)) == NULL) {
+		free(w);
+		t2m_fail(err, "out of memory");
+		return NULL;
+	}
+	w->fd = fd;
+	w->name = name;
+	w->chunk = chunk ? chunk : T2M_CHUNK_DEFAULT;
+	w->cap = (size_t)256 << 10;
+	return w;
+}
+
+void
+t2m_writer_free(struct t2m_writer *w)
+{
+	if (w == NULL)
+		return;
+	free(w->written);
+	free(w->buf);
+	free(w);
+}
+
+/* A failed write is the output's fault: name it, not the input. */
+static int
+werr(struct t2m_writer *w, t2m_error *err)
+{
+	t2m_fail_errno(err, "write error");
+	err->subject = w->name;
+	return -1;
+}
+
+static int
+wflush(struct t2m_writer *w, t2m_error *err)
+{
+	if (w->len > 0 && t2m_write_full(w->fd, w->buf, w->len) < 0)
+		return werr(w, err);
+	w->len = 0;
+	return 0;
+}
+
+/* Queue n bytes, writing large ones straight through. */
+static int
+wput(struct t2m_writer *w, const void *p, size_t n, t2m_error *err)
+{
+	if (n > w->cap - w->len && wflush(w, err) < 0)
+		return -1;
+	if (n >= w->cap) {
+		if (t2m_write_full(w->fd, p, n) < 0)
+			return werr(w, err);
+		return 0;
+	}
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+	return 0;
+}
+
+static int
+put_record(struct t2m_writer *w, const char *tag, uint32_t index,
+    uint64_t offset, uint64_t length, uint32_t crc, t2m_error *err)
+{
+	unsigned char b[RECORD_HEADER];
+
+	memcpy(b, tag, 4);
+	put32(b + 4, index);
+	put64(b + 8, offset);
+	put64(b + 16, length);
+	put32(b + 24, crc);
+	put32(b + 28, t2m_crc32(0, b, 28));
+	return wput(w, b, sizeof b, err);
+}
+
+/* A growing byte buffer for encoding the manifest. */
+struct enc {
+	unsigned char *p;
+	size_t len, cap;
+	int nomem;
+};
+
+static void
+enc_bytes(struct enc *e, const void *p, size_t n)
+{
+	unsigned char *np;
+	size_t cap;
+
+	if (e->nomem)
+		return;
+	if (n > e->cap - e->len) {
+		cap = e->cap ? e->cap : 4096;
+		while (cap - e->len < n)
+			cap *= 2;
+		if ((np = realloc(e->p, cap)) == NULL) {
+			e->nomem = 1;
+			return;
+		}
+		e->p = np;
+		e->cap = cap;
+	}
+	memcpy(e->p + e->len, p, n);
+	e->len += n;
+}
+
+static void
+enc32(struct enc *e, uint32_t v)
+{
+	unsigned char b[4];
+
+	put32(b, v);
+	enc_bytes(e, b, 4);
+}
+
+static void
+enc64(struct enc *e, uint64_t v)
+{
+	unsigned char b[8];
+
+	put64(b, v);
+	enc_bytes(e, b, 8);
+}
+
+static void
+enc_str(struct enc *e, const char *s)
+{
+	size_t n = strlen(s);
+
+	enc32(e, (uint32_t)n);
+	enc_bytes(e, s, n);
+}
+
+static void
+enc_attrs(struct enc *e, const struct t2m_attrs *a)
+{
+	uint32_t i;
+
+	enc32(e, a->n);
+	for (i = 0; i < a->n; i++) {
+		enc_str(e, a->kv[i].key);
+		enc_str(e, a->kv[i].val);
+	}
+}
+
+int
+t2m_writer_begin(struct t2m_writer *w, const struct t2m_manifest *m,
+    t2m_error *err)
+{
+	unsigned char b[STREAM_HEADER];
+	struct enc e = { NULL, 0, 0, 0 };
+	const struct t2m_tensor *t;
+	uint32_t i;
+	int d, rc;
+
+	w->m = m;
+	if ((w->written = calloc(m->ntensors ? m->ntensors : 1,
+	    sizeof *w->written)) == NULL)
+		return t2m_fail(err, "out of memory");
+	memcpy(b, magic, sizeof magic);
+	put16(b + 8, T2M_STREAM_MAJOR);
+	put16(b + 10, T2M_STREAM_MINOR);
+	put32(b + 12, 0);
+	put32(b + 16, t2m_crc32(0, b, 16));
+	if (wput(w, b, sizeof b, err) < 0)
+		return -1;
+
+	enc_attrs(&e, &m->info);
+	enc_attrs(&e, &m->meta);
+	enc32(&e, m->nmodules);
+	for (i = 0; i < m->nmodules; i++) {
+		enc_str(&e, m->modules[i].path);
+		enc_attrs(&e, &m->modules[i].attrs);
+	}
+	enc32(&e, m->ntensors);
+	for (i = 0; i < m->ntensors; i++) {
+		t = &m->tensors[i];
+		enc_str(&e, t->name);
+		enc_bytes(&e, (unsigned char[4]){ (unsigned char)t->dtype,
+		    (unsigned char)t->ndim, 0, 0 }, 4);
+		for (d = 0; d < t->ndim; d++)
+			enc64(&e, t->shape[d]);
+		enc64(&e, t->nbytes);
+		enc_attrs(&e, &t->attrs);
+	}
+	if (e.nomem) {
+		free(e.p);
+		return t2m_fail(err, "out of memory encoding the manifest");
+	}
+	if (e.len > T2M_MAX_MANIFEST) {
+		free(e.p);
+		return t2m_fail(err, "manifest of %zu bytes is too large",
+		    e.len);
+	}
+	rc = put_record(w, "MANI", 0, 0, e.len, t2m_crc32(0, e.p, e.len),
+	    err);
+	if (rc == 0)
+		rc = wput(w, e.p, e.len, err);
+	free(e.p);
+	return rc;
+}
+
+int
+t2m_writer_data(struct t2m_writer *w, uint32_t index, const void *p,
+    size_t n, t2m_error *err)
+{
+	const unsigned char *b = p;
+	const struct t2m_tensor *t;
+	size_t k;
+
+	if (index >= w->m->ntensors)
+		return t2m_fail(err, "data for tensor %u of %u", index,
+		    w->m->ntensors);
+	t = &w->m->tensors[index];
+	if (n > t->nbytes - w->written[index])
+		return t2m_fail(err, "tensor '%s': %zu more bytes overrun its "
+		    "%llu", t->name, n, (unsigned long long)t->nbytes);
+	while (n > 0) {
+		k = n < w->chunk ? n : w->chunk;
+		if (put_record(w, "DATA", index, w->written[index], k, 0,
+		    err) < 0 || wput(w, b, k, err) < 0)
+			return -1;
+		w->written[index] += k;
+		w->records++;
+		w->bytes += k;
+		b += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int
+t2m_writer_end(struct t2m_writer *w, t2m_error *err)
+{
+	unsigned char b[END_PAYLOAD];
+	uint32_t i;
+
+	for (i = 0; i < w->m->ntensors; i++)
+		if (w->written[i] != w->m->tensors[i].nbytes)
+			return t2m_fail(err, "tensor '%s' is incomplete (%llu "
+			    "of %llu bytes)", w->m->tensors[i].name,
+			    (unsigned long long)w->written[i],
+			    (unsigned long long)w->m->tensors[i].nbytes);
+	put64(b, w->m->ntensors);
+	put64(b + 8, w->records);
+	put64(b + 16, w->bytes);
+	if (put_record(w, "ENDS", 0, 0, sizeof b, t2m_crc32(0, b, sizeof b),
+	    err) < 0 || wput(w, b, sizeof b, err) < 0)
+		return -1;
+	return wflush(w, err);
+}

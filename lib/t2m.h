@@ -1,0 +1,339 @@
+/*
+ * t2m.h - libt2m, the library behind the t2m filters.
+ *
+ * It holds everything two filters share: the tensor-record stream
+ * (t2m-stream(5)), the manifest it begins with, the safetensors reader and
+ * writer, and the small I/O helpers they stand on.  Nothing here prints or
+ * exits: a function that can fail returns -1 (or NULL) and leaves a message
+ * in the caller's t2m_error, already carrying the position ("record 3 at
+ * offset 4096: ...").  The caller adds the program and input names.
+ */
+#ifndef T2M_H
+#define T2M_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define T2M_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+#define T2M_ERRLEN 512
+
+typedef struct t2m_error {
+	char msg[T2M_ERRLEN];
+	int errnum;		/* errno of a failed system call, else 0 */
+	const char *subject;	/* what failed when not the input ("<stdout>") */
+} t2m_error;
+
+/* Set err's message (printf-style); always returns -1. */
+int t2m_fail(t2m_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Like t2m_fail, and records errno and appends strerror(errno). */
+int t2m_fail_errno(t2m_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Put "prefix: " in front of the message already in err; returns -1. */
+int t2m_prefix(t2m_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- dtypes ------------------------------------------------------------ */
+
+/*
+ * Element types.  The numeric values are part of the stream format
+ * (t2m-stream(5)) and never change; new types are appended.
+ */
+enum t2m_dtype {
+	T2M_BOOL = 1, T2M_U8, T2M_I8, T2M_I16, T2M_U16, T2M_F16, T2M_BF16,
+	T2M_I32, T2M_U32, T2M_F32, T2M_F64, T2M_I64, T2M_U64,
+	T2M_F8_E4M3, T2M_F8_E5M2, T2M_C64, T2M_C128, T2M_F8_E8M0,
+	T2M_F8_E4M3FNUZ, T2M_F8_E5M2FNUZ, T2M_F4, T2M_F6_E2M3, T2M_F6_E3M2,
+	T2M_DTYPE_END
+};
+
+/* The safetensors spelling ("F32"), or NULL for a code that is not a dtype. */
+const char *t2m_dtype_name(int dtype);
+/* Code for a name of n bytes, or 0 when unknown. */
+int t2m_dtype_lookup(const char *name, size_t n);
+/* Bits per element (4 for F4, 128 for C128); 0 for an unknown code. */
+unsigned t2m_dtype_bits(int dtype);
+/* Whether safetensors has the type (C128 is the one it lacks). */
+int t2m_dtype_in_safetensors(int dtype);
+
+#define T2M_MAXDIM 64
+
+/*
+ * Bytes held by a tensor of the given dtype and shape: every product
+ * overflow-checked against 2^63, sub-byte types required to fill whole
+ * bytes.  0 on success, -1 with a message otherwise.
+ */
+int t2m_tensor_bytes(int dtype, int ndim, const uint64_t *shape,
+    uint64_t *nbytes, t2m_error *err);
+
+/* ---- manifest ---------------------------------------------------------- */
+
+struct t2m_kv {
+	const char *key;
+	const char *val;
+};
+
+/* A string-to-string map that keeps insertion order. */
+struct t2m_attrs {
+	struct t2m_kv *kv;
+	uint32_t n, cap;
+};
+
+struct t2m_tensor {
+	const char *name;
+	uint64_t *shape;
+	uint64_t nbytes;
+	struct t2m_attrs attrs;
+	int dtype;
+	int ndim;
+};
+
+struct t2m_module {
+	const char *path;
+	struct t2m_attrs attrs;
+};
+
+struct t2m_arena;
+struct t2m_index;
+
+/*
+ * Everything a stream says before its data: facts about the source
+ * (info: never written into output files), metadata carried into the
+ * output (safetensors __metadata__), the module tree when the source has
+ * one, and every tensor.  Strings live in the manifest's arena and stay
+ * valid until t2m_manifest_free.
+ */
+struct t2m_manifest {
+	struct t2m_attrs info;
+	struct t2m_attrs meta;
+	struct t2m_module *modules;
+	uint32_t nmodules, capmodules;
+	struct t2m_tensor *tensors;
+	uint32_t ntensors, captensors;
+	struct t2m_arena *arena;
+	struct t2m_index *index;	/* tensor name -> position */
+};
+
+/* Limits every reader enforces; t2m-stream(5) documents them. */
+#define T2M_MAX_TENSORS   (1u << 24)
+#define T2M_MAX_MODULES   (1u << 24)
+#define T2M_MAX_ATTRS     (1u << 16)
+#define T2M_MAX_STRING    (1u << 20)
+#define T2M_MAX_MANIFEST  ((uint64_t)1 << 30)
+
+struct t2m_manifest *t2m_manifest_new(void);
+void t2m_manifest_free(struct t2m_manifest *m);
+
+/* A copy of s (n bytes) in m's arena, NUL-terminated. */
+const char *t2m_manifest_strndup(struct t2m_manifest *m, const char *s,
+    size_t n);
+
+/*
+ * Append a tensor.  The name must be valid UTF-8 without NUL, unique, at
+ * most T2M_MAX_STRING bytes; the shape is copied and nbytes computed.
+ * Returns the new tensor, or NULL with a message.
+ */
+struct t2m_tensor *t2m_manifest_add(struct t2m_manifest *m, const char *name,
+    int dtype, int ndim, const uint64_t *shape, t2m_error *err);
+/* Position of the tensor called name, or -1. */
+long t2m_manifest_find(const struct t2m_manifest *m, const char *name);
+
+struct t2m_module *t2m_manifest_add_module(struct t2m_manifest *m,
+    const char *path, t2m_error *err);
+
+/* Set key to val in attrs (replacing an old value); both are copied. */
+int t2m_attrs_set(struct t2m_manifest *m, struct t2m_attrs *a,
+    const char *key, const char *val, t2m_error *err);
+/* Value of key, or NULL. */
+const char *t2m_attrs_get(const struct t2m_attrs *a, const char *key);
+
+/* 1 when s (n bytes) is valid UTF-8 (no overlongs, surrogates, NUL). */
+int t2m_utf8_valid(const char *s, size_t n);
+
+/* ---- byte input -------------------------------------------------------- */
+
+/*
+ * A buffered reader over a file descriptor that knows where it is, tells
+ * a clean end of input from a short read and from an I/O error, and
+ * refuses a terminal.
+ */
+struct t2m_in {
+	int fd;
+	const char *name;	/* for messages: a path or "<stdin>" */
+	unsigned char *buf;
+	size_t cap, head, tail;
+	uint64_t pos;		/* offset of the next byte handed out */
+	uint64_t size;		/* file size when regular, else 0 */
+	int regular;		/* a regular file: size known, pread works */
+	int eof;
+};
+
+int t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
+    t2m_error *err);
+void t2m_in_free(struct t2m_in *in);
+/* Read up to n bytes; fewer only at end of input.  -1 on an I/O error. */
+ssize_t t2m_in_read(struct t2m_in *in, void *p, size_t n, t2m_error *err);
+/* Read exactly n bytes of `what`, or fail saying how many arrived. */
+int t2m_in_full(struct t2m_in *in, void *p, size_t n, const char *what,
+    t2m_error *err);
+/* Make at least n bytes (n <= buffer size) visible at *p, or fewer at EOF.
+ * Returns how many are visible, -1 on error. */
+ssize_t t2m_in_peek(struct t2m_in *in, size_t n, const unsigned char **p,
+    t2m_error *err);
+/* Discard exactly n bytes of `what`. */
+int t2m_in_skip(struct t2m_in *in, uint64_t n, const char *what,
+    t2m_error *err);
+/* 1 at end of input, 0 if bytes remain, -1 on error. */
+int t2m_in_at_end(struct t2m_in *in, t2m_error *err);
+
+/* ---- byte output ------------------------------------------------------- */
+
+/* write(2) until done; EINTR retried.  -1 with errno set on failure. */
+int t2m_write_full(int fd, const void *p, size_t n);
+int t2m_pwrite_full(int fd, const void *p, size_t n, uint64_t off);
+
+/*
+ * An output file written in place of `path` atomically: a temporary file
+ * beside it, renamed over it on commit and removed on abort or when the
+ * process gets SIGINT, SIGTERM, SIGHUP or SIGPIPE (see t2m_out_signals).
+ * A character device (/dev/null, /dev/full) is written directly.
+ */
+struct t2m_out {
+	int fd;
+	char *path;		/* the final name */
+	char *tmp;		/* the temporary, or NULL when direct */
+	int direct;
+};
+
+int t2m_out_open(struct t2m_out *o, const char *path, t2m_error *err);
+int t2m_out_commit(struct t2m_out *o, t2m_error *err);
+void t2m_out_abort(struct t2m_out *o);
+/* Install handlers that remove pending temporaries and re-raise. */
+void t2m_out_signals(void);
+
+/* ---- CRC-32 (ISO-HDLC, as zip and zlib use) ---------------------------- */
+
+uint32_t t2m_crc32(uint32_t crc, const void *p, size_t n);
+
+/* ---- the stream (t2m-stream(5)) ---------------------------------------- */
+
+#define T2M_STREAM_MAJOR 1
+#define T2M_STREAM_MINOR 0
+#define T2M_CHUNK_DEFAULT ((size_t)1 << 20)
+
+struct t2m_reader;
+struct t2m_writer;
+
+/* One data record: bytes [offset, offset+length) of tensor `index`. */
+struct t2m_chunk {
+	uint32_t index;
+	uint64_t offset;
+	uint64_t length;
+};
+
+struct t2m_reader *t2m_reader_new(int fd, const char *name, t2m_error *err);
+void t2m_reader_free(struct t2m_reader *r);
+/*
+ * Read the stream header and the manifest.  The manifest belongs to the
+ * reader; it is valid until t2m_reader_free.
+ */
+int t2m_reader_begin(struct t2m_reader *r, struct t2m_manifest **m,
+    t2m_error *err);
+/*
+ * Advance to the next data record, skipping what is left of the current
+ * payload.  Returns 1 with *c filled, 0 after a valid end record (counts
+ * checked, every tensor complete, nothing after it), -1 on error.
+ */
+int t2m_reader_next(struct t2m_reader *r, struct t2m_chunk *c,
+    t2m_error *err);
+/*
+ * Read up to n bytes of the current payload.  Returns the count, 0 when
+ * the payload is done, -1 on error (a short payload is an error).
+ */
+ssize_t t2m_reader_read(struct t2m_reader *r, void *p, size_t n,
+    t2m_error *err);
+/* Where the reader is, for messages: "record 3 at offset 4096". */
+const char *t2m_reader_where(struct t2m_reader *r);
+
+struct t2m_writer *t2m_writer_new(int fd, const char *name, size_t chunk,
+    t2m_error *err);
+void t2m_writer_free(struct t2m_writer *w);
+/* Write the stream header and the manifest.  m must outlive the writer. */
+int t2m_writer_begin(struct t2m_writer *w, const struct t2m_manifest *m,
+    t2m_error *err);
+/*
+ * Append n bytes to tensor `index`, after the bytes already written for
+ * it; split into records of at most the chunk size.
+ */
+int t2m_writer_data(struct t2m_writer *w, uint32_t index, const void *p,
+    size_t n, t2m_error *err);
+/* Check that every tensor is complete, write the end record, flush. */
+int t2m_writer_end(struct t2m_writer *w, t2m_error *err);
+
+/* ---- safetensors ------------------------------------------------------- */
+
+#define T2M_ST_MAX_HEADER 100000000u
+
+/*
+ * Read a safetensors header from in (positioned at the file's start) and
+ * validate it as the reference parser does.  On success *m lists the
+ * tensors in the order of their data (so the bytes that follow can be
+ * read front to back) and its metadata holds __metadata__.
+ */
+int t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **m,
+    t2m_error *err);
+
+/*
+ * The layout t2m-pack writes for m: tensors sorted by element size,
+ * largest first, then by name bytewise; offsets contiguous from 0; the
+ * JSON header with __metadata__ (m's metadata with "format": "mlx")
+ * padded with spaces to a multiple of 8.
+ */
+struct t2m_st_layout {
+	uint32_t *order;	/* order[k] = manifest position of k-th tensor */
+	uint64_t *offset;	/* offset[i] = data offset of manifest tensor i */
+	char *header;		/* 8-byte length + JSON + padding */
+	size_t header_len;
+	uint64_t data_len;
+};
+
+int t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
+    t2m_error *err);
+void t2m_st_layout_free(struct t2m_st_layout *l);
+
+/* ---- unpack: any supported input to a stream ---------------------------- */
+
+struct t2m_unpack_opts {
+	size_t chunk;		/* data record size; 0 = default */
+};
+
+/* Detect in's format and write it to w as a stream. */
+int t2m_unpack(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, t2m_error *err);
+
+/* ---- a growing byte buffer (always NUL-terminated) ------------------ */
+
+struct t2m_buf {
+	char *p;
+	size_t len, cap;
+	int nomem;		/* set once an allocation failed */
+};
+
+void t2m_buf_add(struct t2m_buf *b, const void *p, size_t n);
+void t2m_buf_str(struct t2m_buf *b, const char *s);
+void t2m_buf_printf(struct t2m_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* s as a JSON string literal: quotes, escapes for '"', '\\' and controls. */
+void t2m_buf_json(struct t2m_buf *b, const char *s);
+void t2m_buf_free(struct t2m_buf *b);
+
+/* ---- small helpers for filters ------------------------------------------ */
+
+/* Parse a size such as 4096, 64K, 1M (binary units). 0 ok, -1 bad. */
+int t2m_parse_size(const char *s, uint64_t *out);
+
+#endif

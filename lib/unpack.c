@@ -1,0 +1,131 @@
+/*
+ * unpack.c - any supported input to a stream: detect the format from the
+ * first bytes, write the manifest, then the data in the order the input
+ * holds it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum format { F_UNKNOWN, F_SAFETENSORS, F_STREAM, F_ZIP };
+
+static enum format
+detect(const unsigned char *p, size_t n)
+{
+	uint64_t hlen = 0;
+	size_t i;
+	int k;
+
+	if (n >= 4 && memcmp(p, "PK\3\4", 4) == 0)
+		return F_ZIP;
+	if (n >= 4 && memcmp(p, "\x89T2M", 4) == 0)
+		return F_STREAM;
+	if (n >= 9) {
+		for (k = 7; k >= 0; k--)
+			hlen = hlen << 8 | p[k];
+		if (hlen > 0 && hlen <= T2M_ST_MAX_HEADER) {
+			for (i = 8; i < n && (p[i] == ' ' || p[i] == '\n' ||
+			    p[i] == '\r' || p[i] == '\t'); i++)
+				;
+			if (i < n && p[i] == '{')
+				return F_SAFETENSORS;
+		}
+	}
+	return F_UNKNOWN;
+}
+
+/* Copy the tensors' bytes, which follow each other in manifest order. */
+static int
+copy_sequential(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_manifest *m, size_t chunk, t2m_error *err)
+{
+	unsigned char *buf;
+	uint64_t left, at;
+	uint32_t i;
+	ssize_t k;
+	size_t want;
+	int rc = -1;
+
+	if ((buf = malloc(chunk)) == NULL)
+		return t2m_fail(err, "out of memory");
+	for (i = 0; i < m->ntensors; i++) {
+		at = in->pos;
+		for (left = m->tensors[i].nbytes; left > 0; left -= (size_t)k) {
+			want = left < chunk ? (size_t)left : chunk;
+			if ((k = t2m_in_read(in, buf, want, err)) < 0)
+				goto out;
+			if ((size_t)k < want) {
+				t2m_fail(err, "offset %llu: tensor '%s' is "
+				    "truncated (%llu bytes expected, %llu "
+				    "read)", (unsigned long long)at,
+				    m->tensors[i].name,
+				    (unsigned long long)m->tensors[i].nbytes,
+				    (unsigned long long)(m->tensors[i].nbytes -
+				    left + (uint64_t)k));
+				goto out;
+			}
+			if (t2m_writer_data(w, i, buf, (size_t)k, err) < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+static int
+unpack_safetensors(struct t2m_in *in, struct t2m_writer *w, size_t chunk,
+    t2m_error *err)
+{
+	struct t2m_manifest *m;
+	int rc = -1, end;
+
+	if (t2m_st_read_header(in, &m, err) < 0)
+		return -1;
+	if (t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
+	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0 ||
+	    t2m_writer_begin(w, m, err) < 0 ||
+	    copy_sequential(in, w, m, chunk, err) < 0)
+		goto out;
+	if ((end = t2m_in_at_end(in, err)) < 0)
+		goto out;
+	if (!end) {
+		t2m_fail(err, "offset %llu: data after the last tensor",
+		    (unsigned long long)in->pos);
+		goto out;
+	}
+	rc = t2m_writer_end(w, err);
+out:
+	t2m_manifest_free(m);
+	return rc;
+}
+
+int
+t2m_unpack(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, t2m_error *err)
+{
+	size_t chunk = o && o->chunk ? o->chunk : T2M_CHUNK_DEFAULT;
+	const unsigned char *p;
+	ssize_t n;
+
+	if ((n = t2m_in_peek(in, 64, &p, err)) < 0)
+		return -1;
+	if (n == 0)
+		return t2m_fail(err, "empty input");
+	switch (detect(p, (size_t)n)) {
+	case F_SAFETENSORS:
+		return unpack_safetensors(in, w, chunk, err);
+	case F_STREAM:
+		return t2m_fail(err, "already a t2m stream; t2m-unpack reads "
+		    "checkpoints");
+	case F_ZIP:
+		return t2m_fail(err, "zip archive (PyTorch checkpoint): not "
+		    "supported yet");
+	default:
+		return t2m_fail(err, "not a checkpoint format t2m knows "
+		    "(first bytes %02x %02x %02x %02x)", p[0],
+		    n > 1 ? p[1] : 0, n > 2 ? p[2] : 0, n > 3 ? p[3] : 0);
+	}
+}
