@@ -47,4 +47,7 @@ int t2m_json_fail(struct t2m_json *j, const char *fmt, ...)
 /* Offset of the parser in its buffer. */
 size_t t2m_json_offset(const struct t2m_json *j);
 
+/* The reader's input, so tests can set maxread. */
+struct t2m_in *t2m_reader_input(struct t2m_reader *r);
+
 #endif

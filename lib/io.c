@@ -52,6 +52,8 @@ raw_read(struct t2m_in *in, void *p, size_t n, t2m_error *err)
 
 	if (in->eof)
 		return 0;
+	if (in->maxread && n > in->maxread)
+		n = in->maxread;
 	do
 		r = read(in->fd, p, n);
 	while (r < 0 && errno == EINTR);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "t2m.h"
+#include "internal.h"
 
 static const unsigned char magic[8] = {
 	0x89, 'T', '2', 'M', '\r', '\n', 0x1a, '\n'
@@ -107,6 +107,12 @@ t2m_reader_free(struct t2m_reader *r)
 	t2m_manifest_free(r->m);
 	free(r->received);
 	free(r);
+}
+
+struct t2m_in *
+t2m_reader_input(struct t2m_reader *r)
+{
+	return &r->in;
 }
 
 const char *

@@ -170,6 +170,7 @@ struct t2m_in {
 	uint64_t size;		/* file size when regular, else 0 */
 	int regular;		/* a regular file: size known, pread works */
 	int eof;
+	size_t maxread;		/* cap on one read(2); 0 = none (tests) */
 };
 
 int t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
