@@ -14,7 +14,7 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
-DEPS      = libarchive libzstd libcjson
+DEPS      = libarchive libzstd libcjson zlib
 DEPCFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEPS))
 DEPLIBS   = $(shell $(PKG_CONFIG) --libs $(DEPS))
 
@@ -30,14 +30,15 @@ T2M_LDFLAGS = $(SANITIZE) $(LDFLAGS)
 
 LIB_SRC = lib/crc32.c lib/dtype.c lib/error.c lib/io.c lib/json.c \
           lib/manifest.c lib/out.c lib/safetensors.c lib/stream.c \
-          lib/unpack.c
+          lib/unpack.c lib/pickle.c lib/torch.c lib/emit.c lib/zip.c lib/torchfile.c lib/wrap.c
 LIB_OBJ = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
-LIB_HDR = lib/t2m.h lib/internal.h
+LIB_HDR = lib/t2m.h lib/internal.h lib/pickle.h lib/torch.h lib/emit.h lib/zip.h lib/unpack.h
 
 FILTERS = t2m-unpack t2m-pack t2m-ls
 BINS    = $(FILTERS:%=$(BUILD)/bin/%)
 MAN1    = $(FILTERS:%=man/%.1)
 MAN5    = man/t2m-stream.5
+MAN7    = man/t2m.7
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 
@@ -79,30 +80,33 @@ check: test
 	$(MAKE) asan
 
 lint-man:
-	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
+# Convert the bundled PyTorch checkpoint, then show what was written.
 demo: all
 	@mkdir -p $(BUILD)/demo
-	$(BUILD)/bin/t2m-unpack samples/sample.safetensors | \
-	    $(BUILD)/bin/t2m-pack $(BUILD)/demo/sample.mlx.safetensors
-	$(BUILD)/bin/t2m-unpack $(BUILD)/demo/sample.mlx.safetensors | \
-	    $(BUILD)/bin/t2m-ls -l
-	@echo "wrote $(BUILD)/demo/sample.mlx.safetensors"
+	$(BUILD)/bin/t2m-unpack samples/sample.pt | \
+	    $(BUILD)/bin/t2m-pack $(BUILD)/demo/sample.safetensors
+	$(BUILD)/bin/t2m-unpack $(BUILD)/demo/sample.safetensors | \
+	    $(BUILD)/bin/t2m-ls
+	@echo "wrote $(BUILD)/demo/sample.safetensors"
 
 bench: all
 	scripts/bench
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
 	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 
 uninstall:
 	rm -f $(FILTERS:%=$(DESTDIR)$(BINDIR)/%) \
 	    $(FILTERS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
-	    $(DESTDIR)$(MANDIR)/man5/t2m-stream.5
+	    $(DESTDIR)$(MANDIR)/man5/t2m-stream.5 \
+	    $(DESTDIR)$(MANDIR)/man7/t2m.7
 
 clean:
 	rm -rf build build-asan

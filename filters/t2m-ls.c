@@ -104,7 +104,8 @@ print_text(struct t2m_buf *b, const struct t2m_manifest *m, int lflag)
 		text_attrs(b, "info ", &m->info);
 		text_attrs(b, "metadata ", &m->meta);
 		for (i = 0; i < m->nmodules; i++) {
-			t2m_buf_printf(b, "module %s\n", m->modules[i].path);
+			t2m_buf_printf(b, "module %s\n", *m->modules[i].path ?
+			    m->modules[i].path : "(top)");
 			text_attrs(b, "\t", &m->modules[i].attrs);
 		}
 	}
@@ -135,8 +136,10 @@ main(int argc, char *argv[])
 	int ch, fd = 0, jflag = 0, lflag = 0, rc;
 	t2m_error e;
 
+	argv[0] = "t2m-ls";	/* getopt's messages name the program */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		puts("t2m-ls " T2M_VERSION);
+		if (puts("t2m-ls " T2M_VERSION) == EOF || fflush(stdout) == EOF)
+			err(1, "<stdout>");
 		return 0;
 	}
 	while ((ch = getopt(argc, argv, "jl")) != -1)

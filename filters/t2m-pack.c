@@ -2,6 +2,8 @@
  * t2m-pack - read a t2m stream and write a safetensors file, atomically:
  * the file appears complete or not at all.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <err.h>
 #include <signal.h>
@@ -27,6 +29,7 @@ pack(struct t2m_reader *r, struct t2m_out *o, const struct t2m_st_layout *l,
     t2m_error *err)
 {
 	struct t2m_chunk c;
+	struct stat st;
 	unsigned char *buf;
 	uint64_t at;
 	ssize_t k;
@@ -47,9 +50,17 @@ pack(struct t2m_reader *r, struct t2m_out *o, const struct t2m_st_layout *l,
 			break;
 	}
 	free(buf);
-	return rc == 0 ? 0 : -1;
+	if (rc != 0)
+		return -1;
+	/* Written in place over an old file: cut what lies beyond. */
+	if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size > l->header_len + l->data_len &&
+	    ftruncate(o->fd, (off_t)(l->header_len + l->data_len)) < 0)
+		goto werr_nobuf;
+	return 0;
 werr:
 	free(buf);
+werr_nobuf:
 	t2m_fail_errno(err, "write error");
 	err->subject = o->path;
 	return -1;
@@ -66,8 +77,10 @@ main(int argc, char *argv[])
 	t2m_error e;
 	int ch;
 
+	argv[0] = "t2m-pack";	/* getopt's messages name the program */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		puts("t2m-pack " T2M_VERSION);
+		if (puts("t2m-pack " T2M_VERSION) == EOF || fflush(stdout) == EOF)
+			err(1, "<stdout>");
 		return 0;
 	}
 	while ((ch = getopt(argc, argv, "")) != -1)
@@ -87,8 +100,9 @@ main(int argc, char *argv[])
 	if (t2m_out_open(&o, path, &e) < 0)
 		errx(1, "%s: %s", path, e.msg);
 	if (pack(r, &o, &l, &e) < 0) {
+		warnx("%s: %s", e.subject ? e.subject : "<stdin>", e.msg);
 		t2m_out_abort(&o);
-		errx(1, "%s: %s", e.subject ? e.subject : "<stdin>", e.msg);
+		exit(1);
 	}
 	if (t2m_out_commit(&o, &e) < 0)
 		errx(1, "%s: %s", path, e.msg);

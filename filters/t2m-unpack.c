@@ -15,8 +15,15 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-unpack [-C size] [file | -]\n");
+	fprintf(stderr, "usage: t2m-unpack [-cls] [-C size] [-k key] "
+	    "[-m member] [file | -]\n");
 	exit(2);
+}
+
+static void
+warn_cb(void *ctx, const char *msg)
+{
+	warnx("%s: %s", (const char *)ctx, msg);
 }
 
 static void
@@ -33,19 +40,37 @@ int
 main(int argc, char *argv[])
 {
 	struct t2m_unpack_opts o = { 0 };
-	struct t2m_writer *w;
+	struct t2m_buf listing = { 0 };
+	struct t2m_writer *w = NULL;
 	struct t2m_in in;
 	const char *name = "<stdin>";
 	uint64_t size;
 	t2m_error e;
-	int ch, fd = 0;
+	int ch, fd = 0, lflag = 0;
 
+	argv[0] = "t2m-unpack";	/* getopt's messages name the program */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		puts("t2m-unpack " T2M_VERSION);
+		if (puts("t2m-unpack " T2M_VERSION) == EOF || fflush(stdout) == EOF)
+			err(1, "<stdout>");
 		return 0;
 	}
-	while ((ch = getopt(argc, argv, "C:")) != -1)
+	while ((ch = getopt(argc, argv, "C:ck:lm:s")) != -1)
 		switch (ch) {
+		case 'c':
+			o.ignore_crc = 1;
+			break;
+		case 'k':
+			o.select = optarg;
+			break;
+		case 'l':
+			lflag = 1;
+			break;
+		case 'm':
+			o.member = optarg;
+			break;
+		case 's':
+			o.skip_unsupported = 1;
+			break;
 		case 'C':
 			if (t2m_parse_size(optarg, &size) < 0 || size == 0 ||
 			    size > ((uint64_t)1 << 30)) {
@@ -67,13 +92,25 @@ main(int argc, char *argv[])
 		if ((fd = open(name, O_RDONLY)) < 0)
 			err(1, "%s", name);
 	}
+	o.warn = warn_cb;
+	o.warn_ctx = (void *)name;
 	if (t2m_in_init(&in, fd, name, 0, &e) < 0)
 		die(name, &e);
-	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", o.chunk, &e)) ==
-	    NULL)
+	if (lflag)
+		o.listing = &listing;
+	else if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", o.chunk,
+	    &e)) == NULL)
 		die("<stdout>", &e);
 	if (t2m_unpack(&in, w, &o, &e) < 0)
 		die(name, &e);
+	if (lflag && (listing.nomem || t2m_write_full(STDOUT_FILENO,
+	    listing.p ? listing.p : "", listing.len) < 0)) {
+		e.errnum = errno;
+		if (errno == EPIPE)
+			die("<stdout>", &e);
+		err(1, "<stdout>");
+	}
+	t2m_buf_free(&listing);
 	t2m_writer_free(w);
 	t2m_in_free(&in);
 	if (close(STDOUT_FILENO) < 0)

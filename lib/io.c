@@ -37,6 +37,21 @@ t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
 	return 0;
 }
 
+int
+t2m_in_init_fn(struct t2m_in *in, ssize_t (*fn)(void *, void *, size_t,
+    t2m_error *), void *ctx, const char *name, t2m_error *err)
+{
+	memset(in, 0, sizeof *in);
+	in->fd = -1;
+	in->name = name;
+	in->readfn = fn;
+	in->rctx = ctx;
+	in->cap = (size_t)256 << 10;
+	if ((in->buf = malloc(in->cap)) == NULL)
+		return t2m_fail(err, "out of memory");
+	return 0;
+}
+
 void
 t2m_in_free(struct t2m_in *in)
 {
@@ -54,6 +69,13 @@ raw_read(struct t2m_in *in, void *p, size_t n, t2m_error *err)
 		return 0;
 	if (in->maxread && n > in->maxread)
 		n = in->maxread;
+	if (in->readfn) {
+		if ((r = in->readfn(in->rctx, p, n, err)) < 0)
+			return -1;
+		if (r == 0)
+			in->eof = 1;
+		return r;
+	}
 	do
 		r = read(in->fd, p, n);
 	while (r < 0 && errno == EINTR);
@@ -142,21 +164,18 @@ t2m_in_peek(struct t2m_in *in, size_t n, const unsigned char **p,
 }
 
 int
-t2m_in_skip(struct t2m_in *in, uint64_t n, const char *what, t2m_error *err)
+t2m_in_discard(struct t2m_in *in, uint64_t n, uint64_t *done, t2m_error *err)
 {
-	uint64_t at = in->pos, left = n, k;
+	uint64_t left = n, k;
 	ssize_t r;
 
+	*done = 0;
 	while (left > 0) {
 		if (in->head == in->tail) {
 			if ((r = raw_read(in, in->buf, in->cap, err)) < 0)
 				return -1;
 			if (r == 0)
-				return t2m_fail(err, "offset %llu: truncated "
-				    "%s (%llu bytes expected, %llu read)",
-				    (unsigned long long)at,
-				    what, (unsigned long long)n,
-				    (unsigned long long)(n - left));
+				break;
 			in->head = 0;
 			in->tail = (size_t)r;
 		}
@@ -167,6 +186,21 @@ t2m_in_skip(struct t2m_in *in, uint64_t n, const char *what, t2m_error *err)
 		in->pos += k;
 		left -= k;
 	}
+	*done = n - left;
+	return 0;
+}
+
+int
+t2m_in_skip(struct t2m_in *in, uint64_t n, const char *what, t2m_error *err)
+{
+	uint64_t at = in->pos, done;
+
+	if (t2m_in_discard(in, n, &done, err) < 0)
+		return -1;
+	if (done < n)
+		return t2m_fail(err, "offset %llu: truncated %s (%llu bytes "
+		    "expected, %llu read)", (unsigned long long)at, what,
+		    (unsigned long long)n, (unsigned long long)done);
 	return 0;
 }
 
@@ -233,7 +267,8 @@ t2m_parse_size(const char *s, uint64_t *out)
 	if (*p < '0' || *p > '9')
 		return -1;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
+		if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 &&
+		    (uint64_t)(*p - '0') > UINT64_MAX % 10))
 			return -1;
 		v = v * 10 + (uint64_t)(*p - '0');
 	}

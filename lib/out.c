@@ -97,11 +97,35 @@ t2m_out_open(struct t2m_out *o, const char *path, t2m_error *err)
 
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
+	if (strcmp(path, "-") == 0) {
+		/* Standard output, if it can take writes at offsets. */
+		if (fstat(STDOUT_FILENO, &st) < 0)
+			return t2m_fail_errno(err, "cannot stat");
+		if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+			return t2m_fail(err, "standard output is not a file; "
+			    "safetensors is written at offsets, so it needs "
+			    "one");
+		if (isatty(STDOUT_FILENO))
+			return t2m_fail(err, "refusing to write binary data to "
+			    "a terminal");
+		if (fcntl(STDOUT_FILENO, F_GETFL) & O_APPEND)
+			return t2m_fail(err, "standard output is open for "
+			    "appending (>>); use > or name the file");
+		if ((o->path = strdup("<stdout>")) == NULL)
+			return t2m_fail(err, "out of memory");
+		o->fd = STDOUT_FILENO;
+		o->direct = 1;
+		return 0;
+	}
 	if (stat(path, &st) == 0) {
 		if (S_ISCHR(st.st_mode)) {
 			/* /dev/null, /dev/full: no rename possible or needed. */
 			if ((o->fd = open(path, O_WRONLY)) < 0)
 				return t2m_fail_errno(err, "cannot open");
+			if ((o->path = strdup(path)) == NULL) {
+				t2m_out_abort(o);
+				return t2m_fail(err, "out of memory");
+			}
 			o->direct = 1;
 			return 0;
 		}

@@ -407,11 +407,19 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
 	int d;
 
 	memset(l, 0, sizeof *l);
-	for (i = 0; i < m->ntensors; i++)
+	for (i = 0; i < m->ntensors; i++) {
+		if (m->tensors[i].dtype == T2M_C128)
+			return t2m_fail(err, "tensor '%s': complex128 cannot be "
+			    "stored in safetensors (it has no C128 dtype)",
+			    m->tensors[i].name);
 		if (!t2m_dtype_in_safetensors(m->tensors[i].dtype))
 			return t2m_fail(err, "tensor '%s': safetensors has no "
 			    "%s dtype", m->tensors[i].name,
 			    t2m_dtype_name(m->tensors[i].dtype));
+		if (strcmp(m->tensors[i].name, "__metadata__") == 0)
+			return t2m_fail(err, "a tensor cannot be called "
+			    "'__metadata__' in safetensors");
+	}
 	if ((l->order = malloc((m->ntensors + 1) * sizeof *l->order)) == NULL ||
 	    (l->offset = malloc((m->ntensors + 1) * sizeof *l->offset)) ==
 	    NULL || (meta = malloc((m->meta.n + 1) * sizeof *meta)) == NULL)

@@ -427,6 +427,21 @@ read_payload(struct t2m_reader *r, uint64_t n, unsigned char **out,
 	return 0;
 }
 
+/* Skip n payload bytes, reporting a short payload as this record's. */
+static int
+rskip(struct t2m_reader *r, uint64_t n, const char *what, t2m_error *err)
+{
+	uint64_t done;
+
+	if (t2m_in_discard(&r->in, n, &done, err) < 0)
+		return rfail(r, err, "%s", err->msg);
+	if (done < n)
+		return rfail(r, err, "truncated %s (%llu more bytes expected, "
+		    "%llu read)", what, (unsigned long long)n,
+		    (unsigned long long)done);
+	return 0;
+}
+
 /* Skip an ancillary record a newer writer added. */
 static int
 skip_ancillary(struct t2m_reader *r, const struct hdr *h, t2m_error *err)
@@ -434,9 +449,7 @@ skip_ancillary(struct t2m_reader *r, const struct hdr *h, t2m_error *err)
 	if (h->length > MAX_ANCILLARY)
 		return rfail(r, err, "ancillary record of %llu bytes",
 		    (unsigned long long)h->length);
-	if (t2m_in_skip(&r->in, h->length, "ancillary record", err) < 0)
-		return rfail(r, err, "%s", err->msg);
-	return 0;
+	return rskip(r, h->length, "ancillary record", err);
 }
 
 int
@@ -557,8 +570,8 @@ t2m_reader_next(struct t2m_reader *r, struct t2m_chunk *c, t2m_error *err)
 
 	if (r->done)
 		return 0;
-	if (r->left > 0 && t2m_in_skip(&r->in, r->left, "payload", err) < 0)
-		return rfail(r, err, "%s", err->msg);
+	if (r->left > 0 && rskip(r, r->left, "payload", err) < 0)
+		return -1;
 	r->left = 0;
 	for (;;) {
 		if ((rc = read_header(r, &h, err)) < 0)

@@ -171,10 +171,16 @@ struct t2m_in {
 	int regular;		/* a regular file: size known, pread works */
 	int eof;
 	size_t maxread;		/* cap on one read(2); 0 = none (tests) */
+	/* Instead of read(2) on fd: a decompressor or archive member. */
+	ssize_t (*readfn)(void *ctx, void *p, size_t n, t2m_error *err);
+	void *rctx;
 };
 
 int t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
     t2m_error *err);
+/* An input whose bytes come from fn(ctx, ...) rather than a descriptor. */
+int t2m_in_init_fn(struct t2m_in *in, ssize_t (*fn)(void *, void *, size_t,
+    t2m_error *), void *ctx, const char *name, t2m_error *err);
 void t2m_in_free(struct t2m_in *in);
 /* Read up to n bytes; fewer only at end of input.  -1 on an I/O error. */
 ssize_t t2m_in_read(struct t2m_in *in, void *p, size_t n, t2m_error *err);
@@ -184,6 +190,9 @@ int t2m_in_full(struct t2m_in *in, void *p, size_t n, const char *what,
 /* Make at least n bytes (n <= buffer size) visible at *p, or fewer at EOF.
  * Returns how many are visible, -1 on error. */
 ssize_t t2m_in_peek(struct t2m_in *in, size_t n, const unsigned char **p,
+    t2m_error *err);
+/* Discard up to n bytes; *done says how many (fewer only at the end). */
+int t2m_in_discard(struct t2m_in *in, uint64_t n, uint64_t *done,
     t2m_error *err);
 /* Discard exactly n bytes of `what`. */
 int t2m_in_skip(struct t2m_in *in, uint64_t n, const char *what,
@@ -201,7 +210,8 @@ int t2m_pwrite_full(int fd, const void *p, size_t n, uint64_t off);
  * An output file written in place of `path` atomically: a temporary file
  * beside it, renamed over it on commit and removed on abort or when the
  * process gets SIGINT, SIGTERM, SIGHUP or SIGPIPE (see t2m_out_signals).
- * A character device (/dev/null, /dev/full) is written directly.
+ * A character device (/dev/null, /dev/full) is written directly, and so
+ * is "-", standard output, when it is a file or a character device.
  */
 struct t2m_out {
 	int fd;
@@ -310,9 +320,19 @@ void t2m_st_layout_free(struct t2m_st_layout *l);
 
 struct t2m_unpack_opts {
 	size_t chunk;		/* data record size; 0 = default */
+	const char *select;	/* -k: dotted path of the subtree to convert */
+	int skip_unsupported;	/* -s: skip quantized, sparse, meta tensors */
+	int ignore_crc;		/* -c: do not check zip CRC-32s */
+	const char *member;	/* -m: the member of a tar bundle to read */
+	struct t2m_buf *listing;	/* -l: list the objects here instead */
+	void (*warn)(void *ctx, const char *msg);	/* warnings, or NULL */
+	void *warn_ctx;
 };
 
-/* Detect in's format and write it to w as a stream. */
+/*
+ * Detect in's format and write it to w as a stream (or, with listing
+ * set, describe what it holds and write no stream; w may be NULL).
+ */
 int t2m_unpack(struct t2m_in *in, struct t2m_writer *w,
     const struct t2m_unpack_opts *o, t2m_error *err);
 

@@ -3,12 +3,18 @@
  * first bytes, write the manifest, then the data in the order the input
  * holds it.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "unpack.h"
 
-enum format { F_UNKNOWN, F_SAFETENSORS, F_STREAM, F_ZIP };
+enum format {
+	F_UNKNOWN, F_SAFETENSORS, F_STREAM, F_ZIP, F_LEGACY, F_WRAPPED
+};
 
 static enum format
 detect(const unsigned char *p, size_t n)
@@ -21,6 +27,14 @@ detect(const unsigned char *p, size_t n)
 		return F_ZIP;
 	if (n >= 4 && memcmp(p, "\x89T2M", 4) == 0)
 		return F_STREAM;
+	if (is_torch_legacy(p, n))
+		return F_LEGACY;
+	if ((n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0) ||	/* zstd */
+	    (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) ||		/* gzip */
+	    (n >= 6 && memcmp(p, "\xfd" "7zXZ", 5) == 0) ||	/* xz */
+	    (n >= 3 && memcmp(p, "BZh", 3) == 0) ||		/* bzip2 */
+	    (n >= 262 && memcmp(p + 257, "ustar", 5) == 0))	/* tar */
+		return F_WRAPPED;
 	if (n >= 9) {
 		for (k = 7; k >= 0; k--)
 			hlen = hlen << 8 | p[k];
@@ -34,6 +48,8 @@ detect(const unsigned char *p, size_t n)
 	}
 	return F_UNKNOWN;
 }
+
+/* ---- safetensors ---- */
 
 /* Copy the tensors' bytes, which follow each other in manifest order. */
 static int
@@ -75,27 +91,44 @@ out:
 	return rc;
 }
 
+/* Fail unless the input is used up. */
 static int
-unpack_safetensors(struct t2m_in *in, struct t2m_writer *w, size_t chunk,
-    t2m_error *err)
+at_end(struct t2m_in *in, const char *what, t2m_error *err)
+{
+	int end;
+
+	if ((end = t2m_in_at_end(in, err)) < 0)
+		return -1;
+	if (!end)
+		return t2m_fail(err, "offset %llu: data after %s",
+		    (unsigned long long)in->pos, what);
+	return 0;
+}
+
+static int
+unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, size_t chunk, t2m_error *err)
 {
 	struct t2m_manifest *m;
-	int rc = -1, end;
+	uint32_t i;
+	int rc = -1;
 
 	if (t2m_st_read_header(in, &m, err) < 0)
 		return -1;
+	if (o->listing) {
+		for (i = 0; i < m->ntensors; i++)
+			t2m_buf_printf(o->listing, "%s\ttensor %s\n",
+			    m->tensors[i].name,
+			    t2m_dtype_name(m->tensors[i].dtype));
+		t2m_manifest_free(m);
+		return 0;
+	}
 	if (t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0 ||
 	    t2m_writer_begin(w, m, err) < 0 ||
-	    copy_sequential(in, w, m, chunk, err) < 0)
+	    copy_sequential(in, w, m, chunk, err) < 0 ||
+	    at_end(in, "the last tensor", err) < 0)
 		goto out;
-	if ((end = t2m_in_at_end(in, err)) < 0)
-		goto out;
-	if (!end) {
-		t2m_fail(err, "offset %llu: data after the last tensor",
-		    (unsigned long long)in->pos);
-		goto out;
-	}
 	rc = t2m_writer_end(w, err);
 out:
 	t2m_manifest_free(m);
@@ -103,29 +136,41 @@ out:
 }
 
 int
-t2m_unpack(struct t2m_in *in, struct t2m_writer *w,
-    const struct t2m_unpack_opts *o, t2m_error *err)
+unpack_any(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, int depth, t2m_error *err)
 {
-	size_t chunk = o && o->chunk ? o->chunk : T2M_CHUNK_DEFAULT;
+	size_t chunk = o->chunk ? o->chunk : T2M_CHUNK_DEFAULT;
 	const unsigned char *p;
 	ssize_t n;
 
-	if ((n = t2m_in_peek(in, 64, &p, err)) < 0)
+	if ((n = t2m_in_peek(in, 512, &p, err)) < 0)
 		return -1;
 	if (n == 0)
 		return t2m_fail(err, "empty input");
 	switch (detect(p, (size_t)n)) {
 	case F_SAFETENSORS:
-		return unpack_safetensors(in, w, chunk, err);
+		return unpack_safetensors(in, w, o, chunk, err);
+	case F_ZIP:
+		return unpack_torch_zip(in, w, o, chunk, err);
+	case F_LEGACY:
+		return unpack_torch_legacy(in, w, o, chunk, err);
+	case F_WRAPPED:
+		return unpack_wrapped(in, w, o, depth, err);
 	case F_STREAM:
 		return t2m_fail(err, "already a t2m stream; t2m-unpack reads "
 		    "checkpoints");
-	case F_ZIP:
-		return t2m_fail(err, "zip archive (PyTorch checkpoint): not "
-		    "supported yet");
 	default:
 		return t2m_fail(err, "not a checkpoint format t2m knows "
 		    "(first bytes %02x %02x %02x %02x)", p[0],
 		    n > 1 ? p[1] : 0, n > 2 ? p[2] : 0, n > 3 ? p[3] : 0);
 	}
+}
+
+int
+t2m_unpack(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, t2m_error *err)
+{
+	static const struct t2m_unpack_opts none;
+
+	return unpack_any(in, w, o ? o : &none, 0, err);
 }

@@ -1,0 +1,222 @@
+/*
+ * emit.c - write the tensors that view a storage while its bytes go by
+ * once, front to back.  Contiguous views are cut out of each chunk as it
+ * passes, so memory stays at one chunk however large the storage.  A
+ * view whose elements are not in C order (a transpose, a step, channels
+ * last) needs random access: the part of the storage it spans is held in
+ * memory and gathered - the O(tensor) case of the memory contract.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+
+static uint32_t
+seq_of(const struct pk_tensor *x)
+{
+	return x->storage->u.storage->seq;
+}
+
+int
+emit_init(struct emitter *e, struct t2m_writer *w, struct th_pickle *t,
+    struct th_item *items, uint32_t nitems, size_t chunk, t2m_error *err)
+{
+	uint32_t i, s, *fill;
+
+	memset(e, 0, sizeof *e);
+	e->w = w;
+	e->items = items;
+	e->nitems = nitems;
+	e->nstorages = t->nstorages;
+	/* Chunks hold whole elements of any type (16 bytes at most). */
+	e->chunk = chunk < 16 ? 16 : chunk & ~(size_t)15;
+	e->by_storage = malloc((nitems + 1) * sizeof *e->by_storage);
+	e->first = calloc(t->nstorages + 2, sizeof *e->first);
+	fill = calloc(t->nstorages + 1, sizeof *fill);
+	e->buf = malloc(e->chunk);
+	e->out = malloc(e->chunk);
+	if (e->by_storage == NULL || e->first == NULL || fill == NULL ||
+	    e->buf == NULL || e->out == NULL) {
+		free(fill);
+		emit_free(e);
+		return t2m_fail(err, "out of memory");
+	}
+	/* Counting sort of the items by storage. */
+	for (i = 0; i < nitems; i++)
+		e->first[seq_of(items[i].tensor->u.tensor) + 1]++;
+	for (s = 0; s < t->nstorages; s++)
+		e->first[s + 1] += e->first[s];
+	for (i = 0; i < nitems; i++) {
+		s = seq_of(items[i].tensor->u.tensor);
+		e->by_storage[e->first[s] + fill[s]++] = i;
+	}
+	free(fill);
+	return 0;
+}
+
+void
+emit_free(struct emitter *e)
+{
+	free(e->by_storage);
+	free(e->first);
+	free(e->buf);
+	free(e->out);
+	memset(e, 0, sizeof *e);
+}
+
+uint32_t
+emit_users(const struct emitter *e, const struct pk_storage *s)
+{
+	return e->first[s->seq + 1] - e->first[s->seq];
+}
+
+int
+emit_manifest(struct t2m_manifest *m, struct th_item *items,
+    uint32_t nitems, t2m_error *err)
+{
+	struct pk_tensor *x;
+	uint32_t i;
+
+	for (i = 0; i < nitems; i++) {
+		x = items[i].tensor->u.tensor;
+		if (t2m_manifest_add(m, items[i].name, x->dtype, x->ndim,
+		    x->size, err) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reverse each element's bytes: big-endian storages become little. */
+static void
+swap(unsigned char *p, size_t n, unsigned isz)
+{
+	unsigned char t;
+	size_t k;
+	unsigned a, b;
+
+	if (isz <= 1)
+		return;
+	for (k = 0; k + isz <= n; k += isz)
+		for (a = 0, b = isz - 1; a < b; a++, b--) {
+			t = p[k + a];
+			p[k + a] = p[k + b];
+			p[k + b] = t;
+		}
+}
+
+/* Complex numbers swap each half on its own. */
+static unsigned
+swap_unit(int dtype)
+{
+	unsigned isz = t2m_dtype_bits(dtype) / 8;
+
+	return dtype == T2M_C64 || dtype == T2M_C128 ? isz / 2 : isz;
+}
+
+/* Copy a strided view out of region (which starts at storage byte base)
+ * in C order, writing chunk by chunk. */
+static int
+gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
+    const unsigned char *region, uint64_t base, t2m_error *err)
+{
+	uint64_t idx[T2M_MAXDIM] = { 0 }, numel = th_numel(x), k, elem;
+	unsigned isz = th_itemsize(x);
+	size_t fill = 0;
+	int d;
+
+	for (k = 0; k < numel; k++) {
+		elem = x->offset;
+		for (d = 0; d < x->ndim; d++)
+			elem += idx[d] * (uint64_t)x->stride[d];
+		memcpy(e->out + fill, region + (elem * isz - base), isz);
+		fill += isz;
+		if (fill + isz > e->chunk) {
+			if (t2m_writer_data(e->w, item, e->out, fill, err) < 0)
+				return -1;
+			fill = 0;
+		}
+		for (d = x->ndim - 1; d >= 0; d--) {
+			if (++idx[d] < x->size[d])
+				break;
+			idx[d] = 0;
+		}
+	}
+	if (fill && t2m_writer_data(e->w, item, e->out, fill, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+emit_storage(struct emitter *e, const struct pk_storage *s,
+    struct bytesrc *src, uint32_t *crc, t2m_error *err)
+{
+	const uint32_t *users = e->by_storage + e->first[s->seq];
+	uint32_t nusers = emit_users(e, s), u;
+	uint64_t pos, lo = UINT64_MAX, hi = 0, b, end, from, to;
+	const struct pk_tensor *x;
+	unsigned char *region = NULL;
+	unsigned unit = 0;
+	int strided = 0, rc = -1;
+	size_t n;
+
+	*crc = 0;
+	for (u = 0; u < nusers; u++) {
+		x = e->items[users[u]].tensor->u.tensor;
+		if (unit && swap_unit(x->dtype) != unit)
+			return t2m_fail(err, "storage '%s' is viewed as two "
+			    "different types", s->key);
+		unit = swap_unit(x->dtype);
+		if (th_numel(x) == 0)
+			continue;
+		th_span(x, &b, &end);
+		if (b < lo)
+			lo = b;
+		if (end > hi)
+			hi = end;
+		if (!th_contiguous(x))
+			strided = 1;
+	}
+	if (strided) {
+		if ((region = malloc(hi - lo ? hi - lo : 1)) == NULL)
+			return t2m_fail(err, "out of memory holding %llu bytes "
+			    "of storage '%s' for a strided view",
+			    (unsigned long long)(hi - lo), s->key);
+	}
+	/* One pass over the storage's bytes. */
+	for (pos = 0; pos < s->nbytes; pos += n) {
+		n = s->nbytes - pos < e->chunk ? (size_t)(s->nbytes - pos) :
+		    e->chunk;
+		if (src->read(src->ctx, e->buf, n, err) < 0)
+			goto out;
+		*crc = t2m_crc32(*crc, e->buf, n);
+		if (e->swap && unit > 1)
+			swap(e->buf, n, unit);
+		if (region && pos + n > lo && pos < hi) {
+			from = pos > lo ? pos : lo;
+			to = pos + n < hi ? pos + n : hi;
+			memcpy(region + (from - lo), e->buf + (from - pos),
+			    (size_t)(to - from));
+		}
+		for (u = 0; u < nusers; u++) {
+			x = e->items[users[u]].tensor->u.tensor;
+			if (th_numel(x) == 0 || !th_contiguous(x))
+				continue;
+			th_span(x, &b, &end);
+			from = pos > b ? pos : b;
+			to = pos + n < end ? pos + n : end;
+			if (from < to && t2m_writer_data(e->w, users[u],
+			    e->buf + (from - pos), (size_t)(to - from), err) < 0)
+				goto out;
+		}
+	}
+	for (u = 0; region && u < nusers; u++) {
+		x = e->items[users[u]].tensor->u.tensor;
+		if (th_numel(x) > 0 && !th_contiguous(x) &&
+		    gather(e, users[u], x, region, lo, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(region);
+	return rc;
+}

@@ -1,0 +1,906 @@
+/*
+ * torchfile.c - PyTorch's checkpoint files: torch.save's zip archives (from
+ * a file through the central directory, from a pipe front to back),
+ * TorchScript archives, and the legacy format of torch 0.4 to 1.5.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "emit.h"
+#include "unpack.h"
+#include "zip.h"
+
+#define MAX_PICKLE ((uint64_t)1 << 30)
+
+/* ---- PyTorch: shared by the zip and legacy readers ---- */
+
+struct torch_job {
+	struct t2m_in *in;
+	struct t2m_writer *w;
+	const struct t2m_unpack_opts *o;
+	size_t chunk;
+	struct th_pickle t;
+	struct th_item *items;
+	uint32_t nitems;
+	struct t2m_manifest *m;
+	struct emitter e;
+	int loaded, begun;
+	const char *format;
+	int swap;
+};
+
+static void
+job_free(struct torch_job *j)
+{
+	if (j->begun)
+		emit_free(&j->e);
+	th_items_free(&j->t, j->items, j->nitems);
+	th_free(&j->t);
+	t2m_manifest_free(j->m);
+}
+
+/*
+ * The pickle is loaded: list it, or flatten it, write the manifest and
+ * get ready to emit storages.  Returns 1 when listing (nothing more to
+ * do), 0 to go on, -1 on failure.
+ */
+static int
+job_begin(struct torch_job *j, t2m_error *err)
+{
+	struct th_opts to = { j->o->select, j->o->skip_unsupported,
+	    j->o->warn, j->o->warn_ctx };
+
+	if (j->o->listing)
+		return th_list(&j->t, j->o->listing, err) < 0 ? -1 : 1;
+	if ((j->m = t2m_manifest_new()) == NULL)
+		return t2m_fail(err, "out of memory");
+	if (th_flatten(&j->t, &to, j->m, &j->items, &j->nitems, err) < 0 ||
+	    emit_manifest(j->m, j->items, j->nitems, err) < 0 ||
+	    t2m_attrs_set(j->m, &j->m->info, "format", j->format, err) < 0 ||
+	    t2m_attrs_set(j->m, &j->m->info, "source", j->in->name, err) < 0)
+		return -1;
+	if (j->o->select && t2m_attrs_set(j->m, &j->m->info, "select",
+	    j->o->select, err) < 0)
+		return -1;
+	if (t2m_writer_begin(j->w, j->m, err) < 0 ||
+	    emit_init(&j->e, j->w, &j->t, j->items, j->nitems, j->chunk,
+	    err) < 0)
+		return -1;
+	j->begun = 1;
+	j->e.swap = j->swap;
+	return 0;
+}
+
+static struct pk_storage *
+storage_named(struct th_pickle *t, const char *key)
+{
+	uint32_t k;
+
+	for (k = 0; k < t->nstorages; k++)
+		if (strcmp(t->storages[k]->u.storage->key, key) == 0)
+			return t->storages[k]->u.storage;
+	return NULL;
+}
+
+/* A sequential reader over part of a file, by pread. */
+struct file_cursor {
+	int fd;
+	uint64_t at;
+};
+
+static int
+cursor_read(void *ctx, void *p, size_t n, t2m_error *err)
+{
+	struct file_cursor *c = ctx;
+	unsigned char *b = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(c->fd, b, n, (off_t)c->at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return t2m_fail_errno(err, "read error at offset %llu",
+			    (unsigned long long)c->at);
+		if (r == 0)
+			return t2m_fail(err, "offset %llu: file ends early",
+			    (unsigned long long)c->at);
+		b += r;
+		n -= (size_t)r;
+		c->at += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int
+in_read(void *ctx, void *p, size_t n, t2m_error *err)
+{
+	return t2m_in_full(ctx, p, n, "storage data", err);
+}
+
+static int
+parse_byteorder(const unsigned char *p, size_t n, int *swap, t2m_error *err)
+{
+	if (n == 6 && memcmp(p, "little", 6) == 0)
+		*swap = 0;
+	else if (n == 3 && memcmp(p, "big", 3) == 0)
+		*swap = 1;
+	else
+		return t2m_fail(err, "byteorder record says neither 'little' "
+		    "nor 'big'");
+	return 0;
+}
+
+/* ---- torch.save / torch.jit.save zip, from a file ---- */
+
+static int
+by_entry(const void *a, const void *b)
+{
+	const struct zip_entry *x = *(const struct zip_entry *const *)a;
+	const struct zip_entry *y = *(const struct zip_entry *const *)b;
+
+	return x->data < y->data ? -1 : x->data > y->data;
+}
+
+static int
+zip_file(struct torch_job *j, t2m_error *err)
+{
+	const struct zip_entry *pe, *be, **order = NULL;
+	struct zip_cd z;
+	struct pk_storage *s;
+	struct file_cursor cur;
+	struct bytesrc src = { cursor_read, &cur };
+	unsigned char *buf = NULL;
+	char rel[64];
+	uint32_t k, n = 0, crc;
+	size_t len;
+	int rc = -1;
+
+	if (zip_read_cd(j->in, &z, err) < 0)
+		return -1;
+	if ((pe = zip_find(&z, "data.pkl")) == NULL) {
+		t2m_fail(err, "zip archive without %s/data.pkl: not a PyTorch "
+		    "checkpoint", z.prefix);
+		goto out;
+	}
+	if (zip_find(&z, "constants.pkl"))
+		j->format = "torchscript";
+	if ((be = zip_find(&z, "byteorder")) != NULL) {
+		if (zip_load(j->in, be, 16, &buf, &len, err) < 0 ||
+		    parse_byteorder(buf, len, &j->swap, err) < 0)
+			goto out;
+		free(buf);
+	}
+	if (zip_load(j->in, pe, MAX_PICKLE, &buf, &len, err) < 0 ||
+	    th_load(&j->t, buf, len, "data.pkl", TH_ZIP, err) < 0)
+		goto out;
+	free(buf);
+	buf = NULL;
+	if ((rc = job_begin(j, err)) != 0) {
+		rc = rc > 0 ? 0 : -1;
+		goto out;
+	}
+	rc = -1;
+	/* Visit the storages in the order they lie in the file. */
+	if ((order = malloc((j->t.nstorages + 1) * sizeof *order)) == NULL) {
+		t2m_fail(err, "out of memory");
+		goto out;
+	}
+	for (k = 0; k < j->t.nstorages; k++) {
+		s = j->t.storages[k]->u.storage;
+		if (emit_users(&j->e, s) == 0)
+			continue;
+		snprintf(rel, sizeof rel, "data/%.50s", s->key);
+		if ((order[n] = zip_find(&z, rel)) == NULL) {
+			t2m_fail(err, "storage '%s' has no record %s/%s",
+			    s->key, z.prefix, rel);
+			goto out;
+		}
+		if (order[n]->method != 0 || order[n]->usize != s->nbytes ||
+		    order[n]->csize != s->nbytes) {
+			t2m_fail(err, "%s: %s holds %llu bytes (method %u), the "
+			    "storage needs %llu stored", order[n]->name,
+			    order[n]->method ? "compressed record" : "record",
+			    (unsigned long long)order[n]->usize,
+			    order[n]->method, (unsigned long long)s->nbytes);
+			goto out;
+		}
+		n++;
+	}
+	qsort(order, n, sizeof *order, by_entry);
+	for (k = 0; k < n; k++) {
+		s = storage_named(&j->t, strchr(order[k]->name, '/') + 6);
+		cur.fd = j->in->fd;
+		cur.at = order[k]->data;
+		if (emit_storage(&j->e, s, &src, &crc, err) < 0)
+			goto out;
+		if (!j->o->ignore_crc && crc != order[k]->crc) {
+			zip_crc_fail(err, order[k]->name, order[k]->crc, crc);
+			goto out;
+		}
+	}
+	rc = t2m_writer_end(j->w, err);
+out:
+	free(buf);
+	free(order);
+	zip_cd_free(&z);
+	return rc;
+}
+
+/* ---- torch.save zip, front to back (a pipe) ---- */
+
+/* Read data.pkl up to its STOP: its size is in a descriptor after it. */
+static int
+read_pickle_stream(struct t2m_in *in, const char *name, unsigned char **out,
+    size_t *len, t2m_error *err)
+{
+	struct t2m_buf b = { 0 };
+	const unsigned char *p;
+	size_t pos = 0, keep;
+	ssize_t r;
+	int rc;
+
+	for (;;) {
+		if ((r = t2m_in_peek(in, in->cap, &p, err)) < 0)
+			goto fail;
+		if (r == 0) {
+			t2m_fail(err, "%s offset %zu: input ends inside the "
+			    "pickle", name, b.len);
+			goto fail;
+		}
+		keep = b.len;
+		t2m_buf_add(&b, p, (size_t)r);
+		if (b.nomem || b.len > MAX_PICKLE) {
+			t2m_fail(err, "%s: larger than %llu bytes", name,
+			    (unsigned long long)MAX_PICKLE);
+			goto fail;
+		}
+		if ((rc = pk_scan((unsigned char *)b.p, b.len, &pos, name,
+		    err)) < 0)
+			goto fail;
+		if (rc == 1) {
+			/* Consume only the pickle's bytes. */
+			t2m_in_skip(in, pos - keep, name, err);
+			*out = (unsigned char *)b.p;
+			*len = pos;
+			return 0;
+		}
+		t2m_in_skip(in, (size_t)r, name, err);
+	}
+fail:
+	t2m_buf_free(&b);
+	return -1;
+}
+
+static int
+zip_stream(struct torch_job *j, t2m_error *err)
+{
+	struct bytesrc src = { in_read, j->in };
+	struct zip_lfh h = { 0 };
+	struct pk_storage *s;
+	unsigned char *buf = NULL;
+	char *prefix = NULL;
+	const char *rel, *slash;
+	uint32_t crc, k, *seen = NULL;
+	size_t len, plen = 0;
+	int rc;
+
+	while ((rc = zip_next(j->in, &h, err)) == 1) {
+		if (prefix == NULL) {
+			if ((slash = strchr(h.name, '/')) == NULL) {
+				t2m_fail(err, "zip: '%s' is not in a directory, "
+				    "as PyTorch's archives require", h.name);
+				goto fail;
+			}
+			plen = (size_t)(slash - h.name);
+			if ((prefix = strndup(h.name, plen)) == NULL)
+				goto nomem;
+		}
+		if (strncmp(h.name, prefix, plen) != 0 || h.name[plen] != '/') {
+			t2m_fail(err, "zip: '%s' is outside the archive's "
+			    "directory '%s'", h.name, prefix);
+			goto fail;
+		}
+		rel = h.name + plen + 1;
+		if (strcmp(rel, "data.pkl") == 0) {
+			if (j->loaded) {
+				t2m_fail(err, "zip: data.pkl appears twice");
+				goto fail;
+			}
+			if (h.method != 0) {
+				t2m_fail(err, "zip: data.pkl is compressed");
+				goto fail;
+			}
+			if (read_pickle_stream(j->in, "data.pkl", &buf, &len,
+			    err) < 0 ||
+			    zip_finish(j->in, &h, len, t2m_crc32(0, buf, len),
+			    j->o->ignore_crc, err) < 0 ||
+			    th_load(&j->t, buf, len, "data.pkl", TH_ZIP, err) < 0)
+				goto fail;
+			free(buf);
+			buf = NULL;
+			j->loaded = 1;
+			if ((rc = job_begin(j, err)) != 0) {
+				if (rc < 0)
+					goto fail;
+				/* Listing: the rest does not matter. */
+				zip_lfh_free(&h);
+				free(prefix);
+				return 0;
+			}
+			if ((seen = calloc(j->t.nstorages + 1,
+			    sizeof *seen)) == NULL)
+				goto nomem;
+		} else if (strncmp(rel, "data/", 5) == 0) {
+			if (!j->loaded) {
+				t2m_fail(err, "zip: storage %s comes before "
+				    "data.pkl, as in TorchScript archives; "
+				    "read it from a file, not a pipe", h.name);
+				goto fail;
+			}
+			if ((s = storage_named(&j->t, rel + 5)) == NULL) {
+				t2m_fail(err, "zip: %s is not a storage "
+				    "data.pkl names", h.name);
+				goto fail;
+			}
+			if (h.method != 0) {
+				t2m_fail(err, "zip: %s is compressed", h.name);
+				goto fail;
+			}
+			if (seen[s->seq]++) {
+				t2m_fail(err, "zip: %s appears twice", h.name);
+				goto fail;
+			}
+			if (!h.deferred && h.usize != s->nbytes) {
+				t2m_fail(err, "zip: %s holds %llu bytes, the "
+				    "storage needs %llu", h.name,
+				    (unsigned long long)h.usize,
+				    (unsigned long long)s->nbytes);
+				goto fail;
+			}
+			if (emit_storage(&j->e, s, &src, &crc, err) < 0 ||
+			    zip_finish(j->in, &h, s->nbytes, crc,
+			    j->o->ignore_crc, err) < 0)
+				goto fail;
+		} else if (strcmp(rel, "constants.pkl") == 0 ||
+		    strncmp(rel, "code/", 5) == 0 ||
+		    strncmp(rel, "constants/", 10) == 0) {
+			t2m_fail(err, "zip: %s: a TorchScript archive; read it "
+			    "from a file, not a pipe", h.name);
+			goto fail;
+		} else {
+			/* byteorder, version, .format_version, ...: small */
+			if (zip_read_small(j->in, &h, 65536, &buf, &len,
+			    j->o->ignore_crc, err) < 0)
+				goto fail;
+			if (strcmp(rel, "byteorder") == 0 &&
+			    parse_byteorder(buf, len, &j->swap, err) < 0)
+				goto fail;
+			if (j->begun)
+				j->e.swap = j->swap;
+			free(buf);
+			buf = NULL;
+		}
+		zip_lfh_free(&h);
+	}
+	if (rc < 0)
+		goto fail;
+	if (!j->loaded) {
+		t2m_fail(err, "zip archive without data.pkl: not a PyTorch "
+		    "checkpoint");
+		goto fail;
+	}
+	for (k = 0; k < j->t.nstorages; k++)
+		if (!seen[k] && emit_users(&j->e, j->t.storages[k]->u.storage)) {
+			t2m_fail(err, "zip: storage record %s/data/%s is "
+			    "missing", prefix, j->t.storages[k]->u.storage->key);
+			goto fail;
+		}
+	/* The central directory: read it through, so a writer upstream
+	 * finishes normally. */
+	while ((rc = t2m_in_at_end(j->in, err)) == 0)
+		if (t2m_in_skip(j->in, j->in->tail - j->in->head,
+		    "central directory", err) < 0)
+			goto fail;
+	if (rc < 0)
+		goto fail;
+	free(seen);
+	free(prefix);
+	return t2m_writer_end(j->w, err);
+nomem:
+	t2m_fail(err, "out of memory");
+fail:
+	zip_lfh_free(&h);
+	free(buf);
+	free(seen);
+	free(prefix);
+	return -1;
+}
+
+int
+unpack_torch_zip(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, size_t chunk, t2m_error *err)
+{
+	struct torch_job j;
+	int rc;
+
+	memset(&j, 0, sizeof j);
+	j.in = in;
+	j.w = w;
+	j.o = o;
+	j.chunk = chunk;
+	j.format = "torch-zip";
+	rc = in->regular ? zip_file(&j, err) : zip_stream(&j, err);
+	job_free(&j);
+	return rc;
+}
+
+
+/* ---- legacy torch.save (torch 0.4 to 1.5, or _use_new_zipfile=False) ---- */
+
+/* The first pickle of the format: LONG 0x1950a86a20f9469cfc6c. */
+static const unsigned char legacy_magic[10] = {
+	0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19
+};
+
+/* Load one small standalone pickle with no torch meaning. */
+static struct pk *
+plain_pickle(struct pk_vm *vm, const unsigned char *p, size_t n,
+    const char *name, t2m_error *err)
+{
+	return pk_load(vm, p, n, name, err);
+}
+
+int
+is_torch_legacy(const unsigned char *p, size_t n)
+{
+	struct pk_vm *vm;
+	struct pk *o;
+	t2m_error err;
+	size_t len = 0;
+	int yes = 0;
+
+	if (n < 2 || p[0] != 0x80 || pk_scan(p, n, &len, "pickle", &err) != 1)
+		return 0;
+	if ((vm = pk_new(NULL, NULL)) == NULL)
+		return 0;
+	if ((o = plain_pickle(vm, p, len, "pickle", &err)) != NULL) {
+		yes = o->type == PK_BIGINT && o->u.str.n == sizeof legacy_magic &&
+		    memcmp(o->u.str.s, legacy_magic, sizeof legacy_magic) == 0;
+		pk_unref(vm, o);
+	}
+	pk_free(vm);
+	return yes;
+}
+
+int
+unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, size_t chunk, t2m_error *err)
+{
+	static const char *const names[] = {
+		"pickle #1 (magic number)", "pickle #2 (protocol version)",
+		"pickle #3 (system info)"
+	};
+	struct bytesrc src = { in_read, in };
+	struct torch_job j;
+	struct pk_vm *vm;
+	struct pk *v, *keys = NULL, *le;
+	struct pk_storage *s;
+	unsigned char *buf = NULL, nb[8];
+	uint64_t numel;
+	uint32_t k, crc, *seen = NULL;
+	size_t len;
+	int rc = -1, i;
+
+	memset(&j, 0, sizeof j);
+	j.in = in;
+	j.w = w;
+	j.o = o;
+	j.chunk = chunk;
+	j.format = "torch-legacy";
+	if ((vm = pk_new(NULL, NULL)) == NULL)
+		return t2m_fail(err, "out of memory");
+	/* Three small pickles: magic, protocol version, system info. */
+	for (i = 0; i < 3; i++) {
+		if (read_pickle_stream(in, names[i], &buf, &len, err) < 0 ||
+		    (v = plain_pickle(vm, buf, len, names[i], err)) == NULL)
+			goto out;
+		free(buf);
+		buf = NULL;
+		if (i == 1 && (v->type != PK_INT || v->u.i != 1001)) {
+			t2m_fail(err, "%s: legacy format version %lld is not "
+			    "supported (1001 is)", names[i], v->type == PK_INT ?
+			    (long long)v->u.i : -1LL);
+			pk_unref(vm, v);
+			goto out;
+		}
+		if (i == 2 && (le = pk_dict_get(v, "little_endian")) != NULL &&
+		    le->type == PK_BOOL)
+			j.swap = le->u.i == 0;
+		pk_unref(vm, v);
+	}
+	if (read_pickle_stream(in, "pickle #4 (the object)", &buf, &len,
+	    err) < 0 || th_load(&j.t, buf, len, "pickle #4 (the object)",
+	    TH_LEGACY, err) < 0)
+		goto out;
+	free(buf);
+	buf = NULL;
+	if ((rc = job_begin(&j, err)) != 0) {
+		rc = rc > 0 ? 0 : -1;
+		goto out;
+	}
+	rc = -1;
+	if (read_pickle_stream(in, "pickle #5 (storage keys)", &buf, &len,
+	    err) < 0 || (keys = plain_pickle(vm, buf, len,
+	    "pickle #5 (storage keys)", err)) == NULL)
+		goto out;
+	if (keys->type != PK_LIST) {
+		t2m_fail(err, "pickle #5 (storage keys) is a %s, not a list",
+		    pk_type_name(keys));
+		goto out;
+	}
+	if ((seen = calloc(j.t.nstorages + 1, sizeof *seen)) == NULL) {
+		t2m_fail(err, "out of memory");
+		goto out;
+	}
+	/* Then each storage: its element count and its bytes. */
+	for (k = 0; k < keys->u.seq.n; k++) {
+		v = keys->u.seq.v[k];
+		if (v->type != PK_STR || (s = storage_named(&j.t, v->u.str.s)) ==
+		    NULL) {
+			t2m_fail(err, "storage key %u is not a storage the "
+			    "object uses", k);
+			goto out;
+		}
+		if (seen[s->seq]++) {
+			t2m_fail(err, "storage '%s' is listed twice", s->key);
+			goto out;
+		}
+		if (t2m_in_full(in, nb, 8, "storage size", err) < 0)
+			goto out;
+		for (numel = 0, i = 7; i >= 0; i--)
+			numel = numel << 8 | nb[i];
+		if (numel != s->numel) {
+			t2m_fail(err, "offset %llu: storage '%s' holds %llu "
+			    "elements, the object says %llu",
+			    (unsigned long long)(in->pos - 8), s->key,
+			    (unsigned long long)numel,
+			    (unsigned long long)s->numel);
+			goto out;
+		}
+		if (emit_storage(&j.e, s, &src, &crc, err) < 0)
+			goto out;
+	}
+	for (k = 0; k < j.t.nstorages; k++)
+		if (!seen[k] && emit_users(&j.e, j.t.storages[k]->u.storage)) {
+			t2m_fail(err, "storage '%s' is not in the file",
+			    j.t.storages[k]->u.storage->key);
+			goto out;
+		}
+	if ((i = t2m_in_at_end(in, err)) < 0)
+		goto out;
+	if (!i) {
+		t2m_fail(err, "offset %llu: data after the last storage",
+		    (unsigned long long)in->pos);
+		goto out;
+	}
+	rc = t2m_writer_end(w, err);
+out:
+	free(buf);
+	free(seen);
+	if (keys)
+		pk_unref(vm, keys);
+	pk_free(vm);
+	job_free(&j);
+	return rc;
+}
+
+/* ---- torch 0.1's tar: sys_info, pickle, tensors, storages ---- */
+
+/* A cursor over a member held in memory. */
+struct mem {
+	const unsigned char *p;
+	size_t n, at;
+	const char *name;
+};
+
+static struct pk *
+mem_pickle(struct mem *m, struct pk_vm *vm, t2m_error *err)
+{
+	size_t end = m->at;
+	char where[64];
+	struct pk *o;
+	int rc;
+
+	snprintf(where, sizeof where, "%s offset %zu", m->name, m->at);
+	if ((rc = pk_scan(m->p, m->n, &end, where, err)) <= 0) {
+		if (rc == 0)
+			t2m_fail(err, "%s: truncated pickle", where);
+		return NULL;
+	}
+	o = pk_load(vm, m->p + m->at, end - m->at, where, err);
+	m->at = end;
+	return o;
+}
+
+static int
+mem_take(struct mem *m, void *p, size_t n, t2m_error *err)
+{
+	if (m->n - m->at < n)
+		return t2m_fail(err, "%s offset %zu: truncated (%zu bytes "
+		    "expected)", m->name, m->at, n);
+	memcpy(p, m->p + m->at, n);
+	m->at += n;
+	return 0;
+}
+
+static int
+mem_read(void *ctx, void *p, size_t n, t2m_error *err)
+{
+	return mem_take(ctx, p, n, err);
+}
+
+static uint64_t
+le64(const unsigned char *b)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static int
+int_key(const struct pk *o, char *buf, size_t cap)
+{
+	if (o == NULL || o->type != PK_INT)
+		return -1;
+	snprintf(buf, cap, "%lld", (long long)o->u.i);
+	return 0;
+}
+
+/* The storages member: N, then N x (key, location, type) numel bytes,
+ * then the list of storage views. */
+static int
+tar01_storages(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
+    size_t *data, t2m_error *err)
+{
+	struct pk *n = NULL, *hdr = NULL, *views = NULL, *st, *root, *v;
+	unsigned char nb[8];
+	char key[32], rkey[32];
+	uint64_t numel;
+	int64_t k;
+	int dtype, rc = -1;
+
+	if ((n = mem_pickle(m, plain, err)) == NULL)
+		return -1;
+	if (n->type != PK_INT || n->u.i < 0 || n->u.i > T2M_MAX_TENSORS) {
+		t2m_fail(err, "storages: bad storage count");
+		goto out;
+	}
+	for (k = 0; k < n->u.i; k++) {
+		if ((hdr = mem_pickle(m, plain, err)) == NULL)
+			goto out;
+		if (hdr->type != PK_TUPLE || hdr->u.seq.n != 3 ||
+		    int_key(hdr->u.seq.v[0], key, sizeof key) < 0 ||
+		    (dtype = th_storage_dtype(hdr->u.seq.v[2])) < 0) {
+			t2m_fail(err, "storages offset %zu: bad storage header",
+			    m->at);
+			goto out;
+		}
+		if (mem_take(m, nb, 8, err) < 0)
+			goto out;
+		numel = le64(nb);
+		if ((st = th_storage(t, key, dtype, numel, err)) == NULL)
+			goto out;
+		data[st->u.storage->seq] = m->at;
+		if (st->u.storage->nbytes > m->n - m->at) {
+			pk_unref(t->vm, st);
+			t2m_fail(err, "storages offset %zu: storage '%s' runs "
+			    "past the member", m->at, key);
+			goto out;
+		}
+		m->at += st->u.storage->nbytes;
+		pk_unref(t->vm, st);
+		pk_unref(plain, hdr);
+		hdr = NULL;
+	}
+	if ((views = mem_pickle(m, plain, err)) == NULL)
+		goto out;
+	if (views->type != PK_LIST) {
+		t2m_fail(err, "storages: the view list is a %s",
+		    pk_type_name(views));
+		goto out;
+	}
+	for (k = 0; k < views->u.seq.n; k++) {
+		v = views->u.seq.v[k];
+		if (v->type != PK_TUPLE || v->u.seq.n != 4 ||
+		    int_key(v->u.seq.v[0], key, sizeof key) < 0 ||
+		    int_key(v->u.seq.v[1], rkey, sizeof rkey) < 0 ||
+		    v->u.seq.v[2]->type != PK_INT || v->u.seq.v[2]->u.i < 0 ||
+		    v->u.seq.v[3]->type != PK_INT || v->u.seq.v[3]->u.i < 0) {
+			t2m_fail(err, "storages: bad storage view %lld",
+			    (long long)k);
+			goto out;
+		}
+		for (root = NULL, dtype = 0; dtype < (int)t->nstorages; dtype++)
+			if (strcmp(t->storages[dtype]->u.storage->key, rkey) ==
+			    0)
+				root = t->storages[dtype];
+		if (root == NULL) {
+			t2m_fail(err, "storages: view of unknown storage '%s'",
+			    rkey);
+			goto out;
+		}
+		if ((st = th_storage_view(t, key, root,
+		    (uint64_t)v->u.seq.v[2]->u.i,
+		    (uint64_t)v->u.seq.v[3]->u.i, err)) == NULL)
+			goto out;
+		/* Views are looked up by key like storages. */
+		if (th_preset_add(t, key, st, err) < 0) {
+			pk_unref(t->vm, st);
+			goto out;
+		}
+		pk_unref(t->vm, st);
+	}
+	rc = 0;
+out:
+	if (n)
+		pk_unref(plain, n);
+	if (hdr)
+		pk_unref(plain, hdr);
+	if (views)
+		pk_unref(plain, views);
+	return rc;
+}
+
+static struct pk *
+storage_or_view(struct th_pickle *t, const char *key)
+{
+	uint32_t k;
+
+	for (k = 0; k < t->npreset; k++)
+		if (t->preset[k].node->type == PK_STORAGE &&
+		    strcmp(t->preset[k].key, key) == 0)
+			return t->preset[k].node;
+	for (k = 0; k < t->nstorages; k++)
+		if (strcmp(t->storages[k]->u.storage->key, key) == 0)
+			return t->storages[k];
+	return NULL;
+}
+
+/* The tensors member: N, then N x (key, storage, type) ndim ... offset. */
+static int
+tar01_tensors(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
+    t2m_error *err)
+{
+	uint64_t size[T2M_MAXDIM];
+	int64_t stride[T2M_MAXDIM], k;
+	unsigned char b[8];
+	struct pk *n, *hdr, *st, *x;
+	char key[32], skey[32];
+	uint32_t ndim;
+	int d;
+
+	if ((n = mem_pickle(m, plain, err)) == NULL)
+		return -1;
+	if (n->type != PK_INT || n->u.i < 0 || n->u.i > T2M_MAX_TENSORS) {
+		pk_unref(plain, n);
+		return t2m_fail(err, "tensors: bad tensor count");
+	}
+	for (k = 0; k < n->u.i; k++) {
+		if ((hdr = mem_pickle(m, plain, err)) == NULL)
+			goto fail;
+		if (hdr->type != PK_TUPLE || hdr->u.seq.n != 3 ||
+		    int_key(hdr->u.seq.v[0], key, sizeof key) < 0 ||
+		    int_key(hdr->u.seq.v[1], skey, sizeof skey) < 0 ||
+		    (st = storage_or_view(t, skey)) == NULL) {
+			pk_unref(plain, hdr);
+			t2m_fail(err, "tensors offset %zu: bad tensor header or "
+			    "unknown storage", m->at);
+			goto fail;
+		}
+		pk_unref(plain, hdr);
+		/* int32 ndim, 4 bytes of padding, sizes, strides, offset */
+		if (mem_take(m, b, 8, err) < 0)
+			goto fail;
+		ndim = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+		if (ndim > T2M_MAXDIM) {
+			t2m_fail(err, "tensors: %u dimensions", ndim);
+			goto fail;
+		}
+		for (d = 0; d < (int)ndim; d++) {
+			if (mem_take(m, b, 8, err) < 0)
+				goto fail;
+			size[d] = le64(b);
+		}
+		for (d = 0; d < (int)ndim; d++) {
+			if (mem_take(m, b, 8, err) < 0)
+				goto fail;
+			stride[d] = (int64_t)le64(b);
+		}
+		if (mem_take(m, b, 8, err) < 0)
+			goto fail;
+		if ((int64_t)le64(b) < 0 || (x = th_tensor(t, st, le64(b),
+		    (int)ndim, size, stride, err)) == NULL)
+			goto fail;
+		if (th_preset_add(t, key, x, err) < 0) {
+			pk_unref(t->vm, x);
+			goto fail;
+		}
+		pk_unref(t->vm, x);
+	}
+	pk_unref(plain, n);
+	return 0;
+fail:
+	pk_unref(plain, n);
+	return -1;
+}
+
+int
+unpack_torch_tar01(struct t2m_in *in, const struct tar01 *mb,
+    struct t2m_writer *w, const struct t2m_unpack_opts *o, size_t chunk,
+    t2m_error *err)
+{
+	struct mem m;
+	struct bytesrc src = { mem_read, &m };
+	struct torch_job j;
+	struct pk_vm *plain;
+	struct pk *v, *le;
+	size_t *data = NULL;
+	uint32_t k, crc;
+	int rc = -1;
+
+	memset(&j, 0, sizeof j);
+	j.in = in;
+	j.w = w;
+	j.o = o;
+	j.chunk = chunk;
+	j.format = "torch-tar";
+	if ((plain = pk_new(NULL, NULL)) == NULL)
+		return t2m_fail(err, "out of memory");
+	if (th_init(&j.t, TH_TAR01, err) < 0)
+		goto out;
+	m = (struct mem){ mb->p[0], mb->n[0], 0, "sys_info" };
+	if ((v = mem_pickle(&m, plain, err)) == NULL)
+		goto out;
+	if ((le = pk_dict_get(v, "little_endian")) && le->type == PK_BOOL)
+		j.swap = le->u.i == 0;
+	pk_unref(plain, v);
+	if ((data = calloc(T2M_MAX_TENSORS, sizeof *data)) == NULL) {
+		t2m_fail(err, "out of memory");
+		goto out;
+	}
+	m = (struct mem){ mb->p[3], mb->n[3], 0, "storages" };
+	if (tar01_storages(&j.t, plain, &m, data, err) < 0)
+		goto out;
+	m = (struct mem){ mb->p[2], mb->n[2], 0, "tensors" };
+	if (tar01_tensors(&j.t, plain, &m, err) < 0 ||
+	    th_load(&j.t, mb->p[1], mb->n[1], "pickle", TH_TAR01, err) < 0)
+		goto out;
+	if ((rc = job_begin(&j, err)) != 0) {
+		rc = rc > 0 ? 0 : -1;
+		goto out;
+	}
+	rc = -1;
+	m = (struct mem){ mb->p[3], mb->n[3], 0, "storages" };
+	for (k = 0; k < j.t.nstorages; k++) {
+		if (emit_users(&j.e, j.t.storages[k]->u.storage) == 0)
+			continue;
+		m.at = data[k];
+		if (emit_storage(&j.e, j.t.storages[k]->u.storage, &src, &crc,
+		    err) < 0)
+			goto out;
+	}
+	rc = t2m_writer_end(w, err);
+out:
+	free(data);
+	job_free(&j);
+	pk_free(plain);
+	return rc;
+}
