@@ -1,0 +1,4 @@
+# stdout on a full device: the error, exit 1.
+$PYTHON -m gen_st small in.st || exit 3
+t2m-unpack in.st > s || exit 3
+t2m-ls s > /dev/full

@@ -1,0 +1,2 @@
+# --version prints the program's name and version.
+t2m-ls --version

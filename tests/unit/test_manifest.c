@@ -1,0 +1,220 @@
+/* test_manifest.c - the manifest: tensors, name index, modules, attrs. */
+#include <stdlib.h>
+
+#include "unit.h"
+
+TEST(manifest_many_tensors)
+{
+	struct t2m_manifest *m;
+	struct t2m_tensor *t;
+	t2m_error err;
+	char name[64];
+	uint64_t shape[1];
+	uint32_t i, bad = 0;
+
+	m = t2m_manifest_new();
+	CHECK(m != NULL);
+	for (i = 0; i < 100000; i++) {
+		snprintf(name, sizeof name, "layers.%u.weight", i);
+		shape[0] = i % 7 + 1;
+		if ((t = t2m_manifest_add(m, name, T2M_F16, 1, shape,
+		    &err)) == NULL) {
+			printf("# add %s: %s\n", name, err.msg);
+			unit_failures++;
+			break;
+		}
+	}
+	CHECK_INT(100000, m->ntensors);
+	for (i = 0; i < m->ntensors; i++) {
+		snprintf(name, sizeof name, "layers.%u.weight", i);
+		if (t2m_manifest_find(m, name) != (long)i ||
+		    strcmp(m->tensors[i].name, name) != 0 ||
+		    m->tensors[i].nbytes != 2 * (i % 7 + 1) ||
+		    m->tensors[i].shape[0] != i % 7 + 1)
+			bad++;
+	}
+	CHECK_INT(0, bad);
+	CHECK_INT(-1, t2m_manifest_find(m, "layers.100000.weight"));
+	CHECK_INT(-1, t2m_manifest_find(m, "layers.5.weigh"));
+	CHECK_INT(-1, t2m_manifest_find(m, "layers.5.weightx"));
+	CHECK_INT(-1, t2m_manifest_find(m, ""));
+
+	/* A late duplicate is caught and leaves everything as it was. */
+	CHECK(t2m_manifest_add(m, "layers.77777.weight", T2M_U8, 0, NULL,
+	    &err) == NULL);
+	CHECK_MSG("'layers.77777.weight' appears twice", err.msg);
+	CHECK_INT(100000, m->ntensors);
+	CHECK_INT(77777, t2m_manifest_find(m, "layers.77777.weight"));
+	CHECK_INT(T2M_F16, m->tensors[77777].dtype);
+	t2m_manifest_free(m);
+}
+
+TEST(manifest_add_copies)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	struct t2m_tensor *t;
+	uint64_t shape[3] = { 2, 3, 4 };
+	char name[] = "w\xc3\xa9ight";
+	t2m_error err;
+
+	t = t2m_manifest_add(m, name, T2M_BF16, 3, shape, &err);
+	CHECK(t != NULL);
+	name[0] = 'X';
+	shape[1] = 99;
+	CHECK_STR("w\xc3\xa9ight", m->tensors[0].name);
+	CHECK_INT(T2M_BF16, m->tensors[0].dtype);
+	CHECK_INT(3, m->tensors[0].ndim);
+	CHECK_U64(3, m->tensors[0].shape[1]);
+	CHECK_U64(48, m->tensors[0].nbytes);
+	CHECK_INT(0, m->tensors[0].attrs.n);
+	CHECK_INT(0, t2m_manifest_find(m, "w\xc3\xa9ight"));
+	CHECK_INT(-1, t2m_manifest_find(m, "X\xc3\xa9ight"));
+
+	/* A scalar and the empty name are tensors like any other. */
+	CHECK(t2m_manifest_add(m, "", T2M_F64, 0, NULL, &err) != NULL);
+	CHECK_U64(8, m->tensors[1].nbytes);
+	CHECK_INT(0, m->tensors[1].ndim);
+	CHECK_INT(1, t2m_manifest_find(m, ""));
+	t2m_manifest_free(m);
+}
+
+TEST(manifest_add_refuses)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	uint64_t shape[T2M_MAXDIM + 1];
+	t2m_error err;
+	char *big;
+	int i;
+
+	for (i = 0; i <= T2M_MAXDIM; i++)
+		shape[i] = 1;
+	CHECK(t2m_manifest_add(m, "bad\xff", T2M_U8, 1, shape, &err) == NULL);
+	CHECK_MSG("tensor name is not valid UTF-8", err.msg);
+	CHECK(t2m_manifest_add(m, "\xed\xa0\x80", T2M_U8, 1, shape, &err) ==
+	    NULL);
+	shape[0] = 3;
+	CHECK(t2m_manifest_add(m, "odd", T2M_F4, 1, shape, &err) == NULL);
+	CHECK_MSG("tensor 'odd': 3 elements of F4 do not fill whole bytes",
+	    err.msg);
+	shape[0] = 1;
+	CHECK(t2m_manifest_add(m, "deep", T2M_U8, T2M_MAXDIM + 1, shape,
+	    &err) == NULL);
+	CHECK_MSG("tensor 'deep': 65 dimensions", err.msg);
+	CHECK(t2m_manifest_add(m, "nodtype", 0, 1, shape, &err) == NULL);
+
+	big = malloc(T2M_MAX_STRING + 2);
+	memset(big, 'n', T2M_MAX_STRING + 1);
+	big[T2M_MAX_STRING + 1] = '\0';
+	CHECK(t2m_manifest_add(m, big, T2M_U8, 1, shape, &err) == NULL);
+	CHECK_MSG("at most 1048576", err.msg);
+	big[T2M_MAX_STRING] = '\0';
+	CHECK(t2m_manifest_add(m, big, T2M_U8, 1, shape, &err) != NULL);
+	free(big);
+
+	/* Refused tensors leave no trace in the list or the index. */
+	CHECK_INT(1, m->ntensors);
+	CHECK_INT(-1, t2m_manifest_find(m, "odd"));
+	CHECK_INT(-1, t2m_manifest_find(m, "deep"));
+	CHECK_INT(-1, t2m_manifest_find(m, "nodtype"));
+	CHECK(t2m_manifest_add(m, "odd", T2M_F4, 1,
+	    (uint64_t[]){ 4 }, &err) != NULL);
+	CHECK_INT(1, t2m_manifest_find(m, "odd"));
+	t2m_manifest_free(m);
+}
+
+TEST(attrs_set_replaces_in_place)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	struct t2m_attrs *a = &m->meta;
+	char val[] = "one";
+	t2m_error err;
+
+	CHECK_INT(0, t2m_attrs_set(m, a, "a", val, &err));
+	CHECK_INT(0, t2m_attrs_set(m, a, "b", "two", &err));
+	CHECK_INT(0, t2m_attrs_set(m, a, "c", "three", &err));
+	val[0] = 'X';
+	CHECK_STR("one", t2m_attrs_get(a, "a"));
+	CHECK_INT(0, t2m_attrs_set(m, a, "b", "a much longer second value",
+	    &err));
+	CHECK_INT(0, t2m_attrs_set(m, a, "a", "", &err));
+	CHECK_INT(3, a->n);
+	CHECK_STR("a", a->kv[0].key);
+	CHECK_STR("", a->kv[0].val);
+	CHECK_STR("b", a->kv[1].key);
+	CHECK_STR("a much longer second value", a->kv[1].val);
+	CHECK_STR("c", a->kv[2].key);
+	CHECK_STR("three", a->kv[2].val);
+	CHECK_STR("a much longer second value", t2m_attrs_get(a, "b"));
+	CHECK(t2m_attrs_get(a, "d") == NULL);
+	CHECK(t2m_attrs_get(a, "") == NULL);
+	CHECK(t2m_attrs_get(&m->info, "a") == NULL);
+
+	CHECK_INT(-1, t2m_attrs_set(m, a, "\xc0\x80", "v", &err));
+	CHECK_MSG("attribute name is not valid UTF-8", err.msg);
+	CHECK_INT(-1, t2m_attrs_set(m, a, "d", "\xed\xa0\x80", &err));
+	CHECK_MSG("attribute value is not valid UTF-8", err.msg);
+	CHECK_INT(-1, t2m_attrs_set(m, a, "b", "\xff", &err));
+	CHECK_INT(3, a->n);
+	CHECK_STR("a much longer second value", t2m_attrs_get(a, "b"));
+	t2m_manifest_free(m);
+}
+
+TEST(attrs_many_keys)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	char key[32], val[32];
+	t2m_error err;
+	uint32_t i, bad = 0;
+
+	for (i = 0; i < 2000; i++) {
+		snprintf(key, sizeof key, "k%u", i);
+		snprintf(val, sizeof val, "v%u", i);
+		if (t2m_attrs_set(m, &m->info, key, val, &err) < 0)
+			bad++;
+	}
+	CHECK_INT(0, bad);
+	CHECK_INT(2000, m->info.n);
+	for (i = 0; i < 2000; i++) {
+		snprintf(key, sizeof key, "k%u", i);
+		snprintf(val, sizeof val, "v%u", i);
+		if (strcmp(m->info.kv[i].key, key) != 0 ||
+		    strcmp(m->info.kv[i].val, val) != 0)
+			bad++;
+	}
+	CHECK_INT(0, bad);
+	t2m_manifest_free(m);
+}
+
+TEST(manifest_modules)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	struct t2m_module *mod;
+	char path[] = "encoder.layers.0";
+	t2m_error err;
+
+	CHECK((mod = t2m_manifest_add_module(m, path, &err)) != NULL);
+	CHECK_INT(0, t2m_attrs_set(m, &mod->attrs, "class", "Linear", &err));
+	path[0] = 'X';
+	CHECK((mod = t2m_manifest_add_module(m, "", &err)) != NULL);
+	CHECK(t2m_manifest_add_module(m, "bad\xc3", &err) == NULL);
+	CHECK_MSG("module path is not valid UTF-8", err.msg);
+	CHECK_INT(2, m->nmodules);
+	CHECK_STR("encoder.layers.0", m->modules[0].path);
+	CHECK_STR("Linear", t2m_attrs_get(&m->modules[0].attrs, "class"));
+	CHECK_STR("", m->modules[1].path);
+	CHECK_INT(0, m->modules[1].attrs.n);
+	t2m_manifest_free(m);
+	t2m_manifest_free(NULL);
+}
+
+TEST(manifest_strndup)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	const char *s;
+
+	s = t2m_manifest_strndup(m, "abcdef", 3);
+	CHECK_STR("abc", s);
+	s = t2m_manifest_strndup(m, "", 0);
+	CHECK_STR("", s);
+	t2m_manifest_free(m);
+}
