@@ -76,8 +76,40 @@ asan:
 	    SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' \
 	    test
 
+# The README's test command: the suite, the suite under sanitizers, and a
+# short fuzzing run of each target.
 check: test
 	$(MAKE) asan
+	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+
+CHECK_FUZZ_SECONDS ?= 30
+
+# Fuzzing: libFuzzer targets built with clang in build-fuzz/, each run for
+# FUZZ_SECONDS from seeds made by real torch and from tests/fuzz/regress
+# (inputs that once crashed).  A crash is saved in build-fuzz/ as crash-*
+# and fails the target.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_TARGETS = fuzz_pickle fuzz_unpack
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+           -fno-sanitize-recover=all
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
+	    -D_FILE_OFFSET_BITS=64 $(FUZZ_FLAGS) -Ilib $(DEPCFLAGS) -o $@ \
+	    $< $(LIB_SRC) $(DEPLIBS)
+
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/%)
+	PYTHON='$(PYTHON)' tests/fuzz/seeds.sh build-fuzz/seeds
+	for t in $(FUZZ_TARGETS); do \
+	    kind=$${t#fuzz_}; \
+	    mkdir -p build-fuzz/corpus-$$t; \
+	    (cd build-fuzz && ./$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
+	        -print_final_stats=1 corpus-$$t seeds/$$kind \
+	        ../tests/fuzz/regress/$$kind) || exit 1; \
+	done
 
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
@@ -109,7 +141,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man7/t2m.7
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
-.PHONY: all test asan check lint-man demo bench install uninstall clean
+.PHONY: all test asan check fuzz lint-man demo bench install uninstall clean
 .SUFFIXES:

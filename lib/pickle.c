@@ -591,6 +591,8 @@ seq_add(struct pk_vm *vm, struct pk *o, struct pk **items, uint32_t n,
 	struct pk **nv;
 	uint32_t cap, k;
 
+	if (n == 0)
+		return 0;
 	if (n > UINT32_MAX - o->u.seq.n - 1)
 		goto fail;
 	if (o->u.seq.n + n > o->u.seq.cap) {
@@ -777,7 +779,7 @@ pop_mark(struct pk_vm *vm, struct pk ***items, uint32_t *n, t2m_error *err)
 	if (vm->nmarks == 0)
 		return vfail(vm, err, "no MARK to pop to");
 	m = vm->marks[--vm->nmarks];
-	*items = vm->stack + m;
+	*items = vm->stack ? vm->stack + m : NULL;	/* nothing pushed yet */
 	*n = vm->sp - m;
 	vm->sp = m;
 	return 0;
@@ -1396,10 +1398,11 @@ step(struct pk_vm *vm, const struct op *op, t2m_error *err)
 			return -1;
 		}
 		if (b->type != PK_TUPLE) {
+			const char *tn = pk_type_name(b);
 			pk_unref(vm, a);
 			pk_unref(vm, b);
 			return vfail(vm, err, "REDUCE arguments are a %s, not "
-			    "a tuple", pk_type_name(b));
+			    "a tuple", tn);
 		}
 		return push(vm, call(vm, a, b, 0, err), err);
 	case NEWOBJ:
@@ -1410,10 +1413,11 @@ step(struct pk_vm *vm, const struct op *op, t2m_error *err)
 			return -1;
 		}
 		if (b->type != PK_TUPLE) {
+			const char *tn = pk_type_name(b);
 			pk_unref(vm, a);
 			pk_unref(vm, b);
 			return vfail(vm, err, "NEWOBJ arguments are a %s, not "
-			    "a tuple", pk_type_name(b));
+			    "a tuple", tn);
 		}
 		return push(vm, call(vm, a, b, 1, err), err);
 	case NEWOBJ_EX:

@@ -308,6 +308,49 @@ out:
 	return rc;
 }
 
+/*
+ * The header text: allocated at once from a regular file, whose size
+ * bounds it, but grown as bytes arrive from a pipe, so a lying length
+ * costs nothing.
+ */
+static int
+read_text(struct t2m_in *in, size_t n, char **out, t2m_error *err)
+{
+	size_t have = 0, cap = in->regular ? n : 0, want;
+	char *buf = NULL, *nb;
+	ssize_t k;
+
+	*out = NULL;
+	if (in->regular && (buf = malloc(n ? n : 1)) == NULL)
+		return t2m_fail(err, "out of memory for a %zu-byte header", n);
+	while (have < n) {
+		if (have == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > n)
+				cap = n;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return t2m_fail(err, "out of memory for a "
+				    "%zu-byte header", n);
+			}
+			buf = nb;
+		}
+		want = cap - have;
+		if ((k = t2m_in_read(in, buf + have, want, err)) < 0) {
+			free(buf);
+			return -1;
+		}
+		have += (size_t)k;
+		if ((size_t)k < want) {
+			free(buf);
+			return t2m_fail(err, "offset 8: truncated header (%zu "
+			    "bytes expected, %zu read)", n, have);
+		}
+	}
+	*out = buf;
+	return 0;
+}
+
 int
 t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **mp,
     t2m_error *err)
@@ -334,13 +377,8 @@ t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **mp,
 		return t2m_fail(err, "header length %llu runs past the end "
 		    "of the %llu-byte file", (unsigned long long)hlen,
 		    (unsigned long long)in->size);
-	if ((text = malloc((size_t)hlen)) == NULL)
-		return t2m_fail(err, "out of memory for a %llu-byte header",
-		    (unsigned long long)hlen);
-	if (t2m_in_full(in, text, (size_t)hlen, "header", err) < 0) {
-		free(text);
+	if (read_text(in, (size_t)hlen, &text, err) < 0)
 		return -1;
-	}
 	if ((m = t2m_manifest_new()) == NULL) {
 		free(text);
 		return t2m_fail(err, "out of memory");

@@ -13,7 +13,8 @@
 #include "torch.h"
 
 #define VISITING 0x01		/* pk.flags: on the walker's path */
-#define MAX_VISITS (1u << 26)	/* objects one walk may reach */
+#define MAX_VISITS (1u << 22)	/* objects one walk may reach */
+#define MAX_LISTING ((size_t)64 << 20)	/* bytes of -l output */
 #define MAX_DEPTH 1000
 
 /* ---- names of types ---- */
@@ -253,10 +254,10 @@ storage_node(struct th_pickle *t, struct pk_vm *vm, const char *kstr,
 	s->untyped = untyped;
 	s->quantized = quantized;
 	s->numel = numel;
-	if (s->numel > (UINT64_MAX >> 1) / (t2m_dtype_bits(dtype) / 8)) {
+	if (numel > (UINT64_MAX >> 1) / (t2m_dtype_bits(dtype) / 8)) {
 		pk_unref(vm, o);
 		return hfail(vm, err, "storage '%s': %" PRIu64 " elements is "
-		    "too many", kstr, s->numel);
+		    "too many", kstr, numel);
 	}
 	s->nbytes = s->numel * (t2m_dtype_bits(dtype) / 8);
 	s->seq = t->nstorages;
@@ -457,11 +458,12 @@ tensor_node(struct pk_vm *vm, struct pk *st, int dtype, int kind,
 		}
 		avail = s->nbytes / isz;
 		if (last >= avail) {
+			hfail(vm, err, "%s: view (offset %" PRIu64 ", last "
+			    "element %" PRIu64 ") runs past its storage '%s' of "
+			    "%" PRIu64 " elements", fn, x->offset, last, s->key,
+			    avail);
 			pk_unref(vm, o);
-			return hfail(vm, err, "%s: view (offset %" PRIu64
-			    ", last element %" PRIu64 ") runs past its storage "
-			    "'%s' of %" PRIu64 " elements", fn, x->offset, last,
-			    s->key, avail);
+			return NULL;
 		}
 	}
 	x->storage = pk_ref(st);
@@ -876,14 +878,15 @@ warn(struct walker *w, const char *fmt, ...)
 	w->o->warn(w->o->warn_ctx, msg);
 }
 
-/* prefix + "." + key, or key alone at the top. */
+/* prefix + "." + key, or key alone at the top; NULL when too long (a
+ * long key shared through the memo could otherwise build huge names). */
 static char *
 join(const char *prefix, const char *key)
 {
 	size_t a = strlen(prefix), b = strlen(key);
 	char *s;
 
-	if ((s = malloc(a + b + 2)) == NULL)
+	if (a + b + 1 > T2M_MAX_STRING || (s = malloc(a + b + 2)) == NULL)
 		return NULL;
 	memcpy(s, prefix, a);
 	if (a)
@@ -1139,7 +1142,8 @@ walk_entry(struct walker *w, struct pk *k, struct pk *v, const char *prefix)
 		return 0;
 	}
 	if ((name = join(prefix, key)) == NULL)
-		return t2m_fail(w->err, "out of memory");
+		return t2m_fail(w->err, "a name under '%.64s' is longer than "
+		    "%u bytes", prefix, T2M_MAX_STRING);
 	rc = walk(w, v, name);
 	free(name);
 	return rc;
@@ -1308,13 +1312,17 @@ walk(struct walker *w, struct pk *o, const char *name)
 	int rc = 0;
 
 	if (++w->visits > MAX_VISITS)
-		return t2m_fail(w->err, "'%s': more than %u objects reached "
-		    "(shared references multiply)", name, MAX_VISITS);
+		return t2m_fail(w->err, "'%.60s%s': more than %u objects "
+		    "reached (shared references multiply)", name,
+		    strlen(name) > 60 ? "..." : "", MAX_VISITS);
 	if (o->flags & VISITING)
 		return 0;	/* a cycle holds nothing new */
+	if (w->list && w->list->len > MAX_LISTING)
+		return t2m_fail(w->err, "the listing passes %zu MiB (shared "
+		    "references multiply it); stopped", MAX_LISTING >> 20);
 	if (w->depth >= MAX_DEPTH)
-		return t2m_fail(w->err, "'%s': nested deeper than %d", name,
-		    MAX_DEPTH);
+		return t2m_fail(w->err, "'%.60s%s': nested deeper than %d",
+		    name, strlen(name) > 60 ? "..." : "", MAX_DEPTH);
 	w->depth++;
 	o->flags |= VISITING;
 	switch (o->type) {
@@ -1340,7 +1348,9 @@ walk(struct walker *w, struct pk *o, const char *name)
 			char *sub;
 			snprintf(kb, sizeof kb, "%u", k);
 			if ((sub = join(name, kb)) == NULL)
-				return t2m_fail(w->err, "out of memory");
+				return t2m_fail(w->err, "a name under '%.64s' is "
+				    "longer than %u bytes", name,
+				    T2M_MAX_STRING);
 			rc = walk(w, o->u.seq.v[k], sub);
 			free(sub);
 		}
