@@ -155,6 +155,7 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 	uint64_t pos, lo = UINT64_MAX, hi = 0, b, end, from, to;
 	const struct pk_tensor *x;
 	unsigned char *region = NULL;
+	size_t cap = 0;		/* bytes of region allocated */
 	unsigned unit = 0;
 	int strided = 0, rc = -1;
 	size_t n;
@@ -176,12 +177,8 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 		if (!th_contiguous(x))
 			strided = 1;
 	}
-	if (strided) {
-		if ((region = malloc(hi - lo ? hi - lo : 1)) == NULL)
-			return t2m_fail(err, "out of memory holding %llu bytes "
-			    "of storage '%s' for a strided view",
-			    (unsigned long long)(hi - lo), s->key);
-	}
+	/* The region a strided view spans grows as its bytes arrive, so a
+	 * storage that only claims to be huge costs nothing. */
 	/* One pass over the storage's bytes. */
 	for (pos = 0; pos < s->nbytes; pos += n) {
 		n = s->nbytes - pos < e->chunk ? (size_t)(s->nbytes - pos) :
@@ -191,9 +188,27 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 		*crc = t2m_crc32(*crc, e->buf, n);
 		if (e->swap && unit > 1)
 			swap(e->buf, n, unit);
-		if (region && pos + n > lo && pos < hi) {
+		if (strided && pos + n > lo && pos < hi) {
 			from = pos > lo ? pos : lo;
 			to = pos + n < hi ? pos + n : hi;
+			if (to - lo > cap) {
+				unsigned char *nr;
+				size_t ncap = cap ? cap : (size_t)1 << 20;
+				while (ncap < to - lo)
+					ncap = ncap > SIZE_MAX / 2 ? SIZE_MAX :
+					    ncap * 2;
+				if (ncap > hi - lo)
+					ncap = (size_t)(hi - lo);
+				if ((nr = realloc(region, ncap)) == NULL) {
+					t2m_fail(err, "out of memory holding "
+					    "%llu bytes of storage '%s' for a "
+					    "strided view", (unsigned long long)
+					    (hi - lo), s->key);
+					goto out;
+				}
+				region = nr;
+				cap = ncap;
+			}
 			memcpy(region + (from - lo), e->buf + (from - pos),
 			    (size_t)(to - from));
 		}
@@ -209,7 +224,7 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 				goto out;
 		}
 	}
-	for (u = 0; region && u < nusers; u++) {
+	for (u = 0; strided && u < nusers; u++) {
 		x = e->items[users[u]].tensor->u.tensor;
 		if (th_numel(x) > 0 && !th_contiguous(x) &&
 		    gather(e, users[u], x, region, lo, err) < 0)

@@ -47,6 +47,29 @@ int t2m_json_fail(struct t2m_json *j, const char *fmt, ...)
 /* Offset of the parser in its buffer. */
 size_t t2m_json_offset(const struct t2m_json *j);
 
+/* ---- hashing: seeded per process, so inputs cannot force collisions ---- */
+
+uint64_t t2m_hash_seed(void);
+uint64_t t2m_hash_mix(uint64_t x);
+uint64_t t2m_hash_str(const char *s);
+
+/* A map from strings (owned by the caller, outliving the map) to
+ * positions.  Putting a key again replaces its value. */
+struct t2m_strmap_entry {
+	const char *key;
+	uint32_t val;
+};
+
+struct t2m_strmap {
+	struct t2m_strmap_entry *e;
+	size_t mask, n;
+};
+
+int t2m_strmap_put(struct t2m_strmap *m, const char *key, uint32_t val);
+/* The value of key, or -1. */
+long t2m_strmap_get(const struct t2m_strmap *m, const char *key);
+void t2m_strmap_free(struct t2m_strmap *m);
+
 /* The reader's input, so tests can set maxread. */
 struct t2m_in *t2m_reader_input(struct t2m_reader *r);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "t2m.h"
+#include "internal.h"
 
 /* ---- arena ---- */
 
@@ -54,60 +54,16 @@ t2m_manifest_strndup(struct t2m_manifest *m, const char *s, size_t n)
 	return p;
 }
 
-/* ---- name index: open addressing over tensor positions ---- */
+/* ---- name index ---- */
 
 struct t2m_index {
-	uint32_t *slot;		/* position + 1; 0 = empty */
-	size_t mask;
+	struct t2m_strmap names;	/* tensor name -> position */
 };
-
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603u;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211u;
-	return h;
-}
-
-static void
-index_put(uint32_t *slot, size_t mask, const char *name, uint32_t pos)
-{
-	size_t j = hash(name) & mask;
-
-	while (slot[j])
-		j = (j + 1) & mask;
-	slot[j] = pos + 1;
-}
-
-static int
-index_grow(struct t2m_manifest *m)
-{
-	struct t2m_index *x = m->index;
-	size_t size = (x->mask + 1) * 2;
-	uint32_t *slot, i;
-
-	if ((slot = calloc(size, sizeof *slot)) == NULL)
-		return -1;
-	for (i = 0; i < m->ntensors; i++)
-		index_put(slot, size - 1, m->tensors[i].name, i);
-	free(x->slot);
-	x->slot = slot;
-	x->mask = size - 1;
-	return 0;
-}
 
 long
 t2m_manifest_find(const struct t2m_manifest *m, const char *name)
 {
-	const struct t2m_index *x = m->index;
-	size_t j = hash(name) & x->mask;
-
-	for (; x->slot[j]; j = (j + 1) & x->mask)
-		if (strcmp(m->tensors[x->slot[j] - 1].name, name) == 0)
-			return (long)x->slot[j] - 1;
-	return -1;
+	return t2m_strmap_get(&m->index->names, name);
 }
 
 /* ---- manifest ---- */
@@ -121,12 +77,10 @@ t2m_manifest_new(void)
 		return NULL;
 	m->arena = calloc(1, sizeof *m->arena);
 	m->index = calloc(1, sizeof *m->index);
-	if (m->arena == NULL || m->index == NULL ||
-	    (m->index->slot = calloc(64, sizeof *m->index->slot)) == NULL) {
+	if (m->arena == NULL || m->index == NULL) {
 		t2m_manifest_free(m);
 		return NULL;
 	}
-	m->index->mask = 63;
 	return m;
 }
 
@@ -153,7 +107,7 @@ t2m_manifest_free(struct t2m_manifest *m)
 		}
 	free(m->arena);
 	if (m->index)
-		free(m->index->slot);
+		t2m_strmap_free(&m->index->names);
 	free(m->index);
 	free(m);
 }
@@ -253,8 +207,6 @@ t2m_manifest_add(struct t2m_manifest *m, const char *name, int dtype,
 		    m->ntensors);
 		return NULL;
 	}
-	if ((m->ntensors + 1) * 2 > m->index->mask + 1 && index_grow(m) < 0)
-		goto nomem;
 	t = &m->tensors[m->ntensors];
 	memset(t, 0, sizeof *t);
 	t->dtype = dtype;
@@ -266,7 +218,8 @@ t2m_manifest_add(struct t2m_manifest *m, const char *name, int dtype,
 		goto nomem;
 	if (ndim)
 		memcpy(t->shape, shape, sizeof(uint64_t) * ndim);
-	index_put(m->index->slot, m->index->mask, t->name, m->ntensors);
+	if (t2m_strmap_put(&m->index->names, t->name, m->ntensors) < 0)
+		goto nomem;
 	m->ntensors++;
 	return t;
 nomem:

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "pickle.h"
 
 enum {
@@ -105,19 +106,10 @@ vfail(struct pk_vm *vm, t2m_error *err, const char *fmt, ...)
 
 /* ---- id maps ---- */
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdu;
-	x ^= x >> 33;
-	return x;
-}
-
 static size_t
 idmap_slot(const struct idmap *m, uint64_t id)
 {
-	size_t j = mix(id) & m->mask;
+	size_t j = t2m_hash_mix(id) & m->mask;
 
 	while (m->keys[j] && m->keys[j] != id + 1)
 		j = (j + 1) & m->mask;
@@ -614,6 +606,19 @@ fail:
 }
 
 const char *
+pk_a_type(const struct pk *o)
+{
+	static const char *const names[] = {
+		"None", "a bool", "an int", "an int", "a float", "a str",
+		"a bytes", "a tuple", "a list", "a set", "a dict", "a global",
+		"an object", "a storage", "a tensor", "a mark"
+	};
+
+	return o->type < sizeof names / sizeof names[0] ? names[o->type] :
+	    "something unknown";
+}
+
+const char *
 pk_type_name(const struct pk *o)
 {
 	static const char *const names[] = {
@@ -884,7 +889,7 @@ build(struct pk_vm *vm, struct pk *target, struct pk *state, t2m_error *err)
 		return 0;
 	}
 	pk_unref(vm, state);
-	return vfail(vm, err, "BUILD on a %s", pk_type_name(target));
+	return vfail(vm, err, "BUILD on %s", pk_a_type(target));
 }
 
 /* SETITEM(S) and APPEND(S) onto the container at the top of the stack. */
@@ -910,8 +915,8 @@ add_items(struct pk_vm *vm, struct pk *target, struct pk **items,
 	}
 	if (c->type != (dict ? PK_DICT : PK_LIST)) {
 		drop_items(vm, items, n);
-		return vfail(vm, err, "%s on a %s", dict ? "SETITEM" :
-		    "APPEND", pk_type_name(target));
+		return vfail(vm, err, "%s on %s", dict ? "SETITEM" :
+		    "APPEND", pk_a_type(target));
 	}
 	return seq_add(vm, c, items, n, err);
 }
@@ -1323,8 +1328,8 @@ step(struct pk_vm *vm, const struct op *op, t2m_error *err)
 			return -1;
 		if ((o = top(vm, err)) == NULL || o->type != PK_SET) {
 			drop_items(vm, items, n);
-			return o ? vfail(vm, err, "ADDITEMS on a %s",
-			    pk_type_name(o)) : -1;
+			return o ? vfail(vm, err, "ADDITEMS on %s",
+			    pk_a_type(o)) : -1;
 		}
 		return seq_add(vm, o, items, n, err);
 	case APPEND:
@@ -1398,11 +1403,11 @@ step(struct pk_vm *vm, const struct op *op, t2m_error *err)
 			return -1;
 		}
 		if (b->type != PK_TUPLE) {
-			const char *tn = pk_type_name(b);
+			const char *tn = pk_a_type(b);
 			pk_unref(vm, a);
 			pk_unref(vm, b);
-			return vfail(vm, err, "REDUCE arguments are a %s, not "
-			    "a tuple", tn);
+			return vfail(vm, err, "REDUCE arguments are %s, not a "
+			    "tuple", tn);
 		}
 		return push(vm, call(vm, a, b, 0, err), err);
 	case NEWOBJ:
@@ -1413,11 +1418,11 @@ step(struct pk_vm *vm, const struct op *op, t2m_error *err)
 			return -1;
 		}
 		if (b->type != PK_TUPLE) {
-			const char *tn = pk_type_name(b);
+			const char *tn = pk_a_type(b);
 			pk_unref(vm, a);
 			pk_unref(vm, b);
-			return vfail(vm, err, "NEWOBJ arguments are a %s, not "
-			    "a tuple", tn);
+			return vfail(vm, err, "NEWOBJ arguments are %s, not a "
+			    "tuple", tn);
 		}
 		return push(vm, call(vm, a, b, 1, err), err);
 	case NEWOBJ_EX:

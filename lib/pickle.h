@@ -119,7 +119,9 @@ const char *pk_where(struct pk_vm *vm);
 int pk_is_global(const struct pk *o, const char *module, const char *name);
 /* Value of a DICT (or an OBJ's items) for a string key, or NULL. */
 struct pk *pk_dict_get(const struct pk *dict, const char *key);
-/* The type's name for messages ("tuple", "dict"). */
+/* The type's name for messages ("tuple", "dict"), and with its article
+ * ("a tuple", "an int"). */
 const char *pk_type_name(const struct pk *o);
+const char *pk_a_type(const struct pk *o);
 
 #endif

@@ -215,12 +215,25 @@ th_storage_dtype(const struct pk *cls)
 static struct pk *
 find_storage(struct th_pickle *t, const char *key)
 {
-	uint32_t k;
+	long k = t2m_strmap_get(&t->bykey, key);
 
-	for (k = t->nstorages; k > 0; k--)
-		if (strcmp(t->storages[k - 1]->u.storage->key, key) == 0)
-			return t->storages[k - 1];
-	return NULL;
+	return k < 0 ? NULL : t->storages[k];
+}
+
+struct pk_storage *
+th_find_storage(struct th_pickle *t, const char *key)
+{
+	struct pk *o = find_storage(t, key);
+
+	return o ? o->u.storage : NULL;
+}
+
+struct pk *
+th_find_preset(struct th_pickle *t, const char *key)
+{
+	long k = t2m_strmap_get(&t->presets, key);
+
+	return k < 0 ? NULL : t->preset[k].node;
 }
 
 /* The storage called key: a new node, or the one already made. */
@@ -271,6 +284,10 @@ storage_node(struct th_pickle *t, struct pk_vm *vm, const char *kstr,
 		t->storages = ns;
 		t->capstorages = cap;
 	}
+	if (t2m_strmap_put(&t->bykey, s->key, t->nstorages) < 0) {
+		pk_unref(vm, o);
+		return hfail(vm, err, "out of memory");
+	}
 	t->storages[t->nstorages++] = pk_ref(o);
 	return o;
 }
@@ -285,27 +302,26 @@ persid(void *ctx, struct pk_vm *vm, struct pk *pid, t2m_error *err)
 	int64_t numel;
 	char keybuf[32];
 	const char *kstr;
-	uint32_t k;
 
 	if (t->mode == TH_TAR01) {
 		/* torch 0.1: str(key) of a tensor saved in the 'tensors'
 		 * member, or (class, source file, source) of a module. */
 		if (pid->type == PK_STR) {
-			for (k = 0; k < t->npreset; k++)
-				if (strcmp(t->preset[k].key, pid->u.str.s) == 0)
-					return pk_ref(t->preset[k].node);
-			return hfail(vm, err, "persistent id '%s' names no "
+			struct pk *x = th_find_preset(t, pid->u.str.s);
+			if (x && x->type == PK_TENSOR)
+				return pk_ref(x);
+			return hfail(vm, err, "persistent id '%.64s' names no "
 			    "saved tensor", pid->u.str.s);
 		}
 		if (pid->type == PK_TUPLE && pid->u.seq.n == 3)
 			return pk_ref(arg(pid, 0));
-		return hfail(vm, err, "unsupported persistent id (a %s)",
-		    pk_type_name(pid));
+		return hfail(vm, err, "unsupported persistent id (%s)",
+		    pk_a_type(pid));
 	}
 	if (pid->type != PK_TUPLE || (tag = arg(pid, 0)) == NULL ||
 	    tag->type != PK_STR)
-		return hfail(vm, err, "persistent id is a %s, not a tuple "
-		    "naming its kind", pk_type_name(pid));
+		return hfail(vm, err, "persistent id is %s, not a tuple "
+		    "naming its kind", pk_a_type(pid));
 	if (strcmp(tag->u.str.s, "module") == 0 && pid->u.seq.n == 4)
 		/* legacy full-model pickles: ('module', cls, file, source) */
 		return pk_ref(arg(pid, 1));
@@ -327,8 +343,8 @@ persid(void *ctx, struct pk_vm *vm, struct pk *pid, t2m_error *err)
 		snprintf(keybuf, sizeof keybuf, "%" PRId64, key->u.i);
 		kstr = keybuf;
 	} else {
-		return hfail(vm, err, "storage key is a %s",
-		    pk_type_name(key));
+		return hfail(vm, err, "storage key is %s",
+		    pk_a_type(key));
 	}
 	if (strlen(kstr) != key->u.str.n && key->type == PK_STR)
 		return hfail(vm, err, "storage key holds NUL");
@@ -431,11 +447,6 @@ tensor_node(struct pk_vm *vm, struct pk *st, int dtype, int kind,
 		x->size[d] = size[d];
 		x->stride[d] = stride[d];
 	}
-	while (s->root) {
-		x->offset += s->root_offset;
-		st = s->root;
-		s = st->u.storage;
-	}
 	isz = dtype ? t2m_dtype_bits(dtype) / 8 : 1;
 	for (d = 0; d < ndim; d++) {
 		if (size[d] != 0 && numel > UINT64_MAX / 2 / size[d]) {
@@ -466,6 +477,12 @@ tensor_node(struct pk_vm *vm, struct pk *st, int dtype, int kind,
 			return NULL;
 		}
 	}
+	/* Checked against the view; now address its root directly. */
+	while (s->root) {
+		x->offset += s->root_offset;
+		st = s->root;
+		s = st->u.storage;
+	}
 	x->storage = pk_ref(st);
 	return o;
 }
@@ -482,9 +499,11 @@ rebuild(struct pk_vm *vm, const char *fn, struct pk *args, int v3,
 	int nsize, nstride, dtype, kind = TK_DENSE;
 	const char *dname = NULL;
 
-	if (st == NULL || st->type != PK_STORAGE)
-		return hfail(vm, err, "%s: argument 1 is a %s, not a storage",
-		    fn, st ? pk_type_name(st) : "missing value");
+	if (st == NULL)
+		return hfail(vm, err, "%s: no arguments", fn);
+	if (st->type != PK_STORAGE)
+		return hfail(vm, err, "%s: argument 1 is %s, not a storage",
+		    fn, pk_a_type(st));
 	s = st->u.storage;
 	if (int_arg(arg(args, 1), &off) < 0 || off < 0 ||
 	    shape_arg(arg(args, 2), size, NULL, &nsize) < 0 ||
@@ -572,7 +591,7 @@ dict_from(struct pk_vm *vm, struct pk *src, t2m_error *err)
 			if ((pair->type != PK_TUPLE && pair->type != PK_LIST) ||
 			    pair->u.seq.n != 2)
 				return hfail(vm, err, "dict from a sequence "
-				    "holding a %s", pk_type_name(pair));
+				    "holding %s", pk_a_type(pair));
 		}
 	n = src->type == PK_DICT ? src->u.seq.n : 2 * src->u.seq.n;
 	if ((d = pk_alloc(vm, PK_DICT, err)) == NULL || n == 0)
@@ -669,8 +688,8 @@ call_known(struct th_pickle *t, struct pk_vm *vm, struct pk *fn,
 		    0) {
 			if (a0 && a0->type == PK_TENSOR)
 				return pk_ref(a0);
-			return hfail(vm, err, "%s of a %s", name,
-			    a0 ? pk_type_name(a0) : "missing value");
+			return hfail(vm, err, "%s of %s", name,
+			    a0 ? pk_a_type(a0) : "missing value");
 		}
 		if (strcmp(name, "_rebuild_qtensor") == 0)
 			return unsupported(vm, TK_QUANTIZED, rebuilt_type(name,
@@ -690,7 +709,13 @@ call_known(struct th_pickle *t, struct pk_vm *vm, struct pk *fn,
 		struct pk *f = a0, *fa = arg(args, 2);
 		if (f == NULL || fa == NULL || fa->type != PK_TUPLE)
 			return hfail(vm, err, "bad _rebuild_from_type_v2");
+		/* It may name itself: bound the recursion. */
+		if (t->rebuild_depth >= 16)
+			return hfail(vm, err, "_rebuild_from_type_v2 nested "
+			    "more than 16 deep");
+		t->rebuild_depth++;
 		o = call_hook(t, vm, f, fa, 0, &h, err);
+		t->rebuild_depth--;
 		if (!h)
 			return hfail(vm, err, "_rebuild_from_type_v2 of an "
 			    "unknown function %s.%s", f->type == PK_GLOBAL ?
@@ -820,6 +845,11 @@ th_preset_add(struct th_pickle *t, const char *key, struct pk *tensor,
 	}
 	if ((t->preset[t->npreset].key = strdup(key)) == NULL)
 		return t2m_fail(err, "out of memory");
+	if (t2m_strmap_put(&t->presets, t->preset[t->npreset].key,
+	    t->npreset) < 0) {
+		free(t->preset[t->npreset].key);
+		return t2m_fail(err, "out of memory");
+	}
 	t->preset[t->npreset++].node = pk_ref(tensor);
 	return 0;
 }
@@ -841,6 +871,8 @@ th_free(struct th_pickle *t)
 		free(t->preset[k].key);
 	free(t->preset);
 	free(t->storages);
+	t2m_strmap_free(&t->bykey);
+	t2m_strmap_free(&t->presets);
 	memset(t, 0, sizeof *t);
 }
 
@@ -1074,6 +1106,20 @@ emit(struct walker *w, struct pk *o, const char *name)
 		return t2m_fail(w->err, "tensor '%s' is %s (%s), which t2m "
 		    "cannot convert (-s skips it)", name, kind, x->what);
 	}
+	if (!t2m_utf8_valid(name, strlen(name))) {
+		/* Show it with its bad bytes escaped. */
+		struct t2m_buf b = { 0 };
+		const unsigned char *c;
+		for (c = (const unsigned char *)name; *c && b.len < 200; c++)
+			if (*c >= 0x20 && *c < 0x7f)
+				t2m_buf_add(&b, c, 1);
+			else
+				t2m_buf_printf(&b, "\\x%02x", *c);
+		t2m_fail(w->err, "tensor name '%s' is not valid UTF-8",
+		    b.p ? b.p : "");
+		t2m_buf_free(&b);
+		return -1;
+	}
 	if (w->n == w->cap) {
 		cap = w->cap ? w->cap * 2 : 64;
 		if (cap > T2M_MAX_TENSORS || (ni = realloc(w->items,
@@ -1137,8 +1183,8 @@ walk_entry(struct walker *w, struct pk *k, struct pk *v, const char *prefix)
 	int rc;
 
 	if (key_text(k, kb, sizeof kb, &key) < 0) {
-		warn(w, "skipping an entry of '%s' whose key is a %s",
-		    prefix, pk_type_name(k));
+		warn(w, "skipping an entry of '%s' whose key is %s",
+		    prefix, pk_a_type(k));
 		return 0;
 	}
 	if ((name = join(prefix, key)) == NULL)
@@ -1287,6 +1333,42 @@ list_leaf(struct walker *w, const char *name, const struct pk *o)
 	t2m_buf_add(b, "\n", 1);
 }
 
+/*
+ * An object of a class t2m cannot name (a custom class, or a call it does
+ * not know): its state and arguments are searched, and tensors found
+ * there are skipped with a warning - never silently.
+ */
+static int
+probe_object(struct walker *w, struct pk *o, const char *name)
+{
+	struct pk *parts[2] = { attr_dict(o), o->u.obj.args };
+	struct walker probe;
+	uint32_t found = 0;
+	char cb[256];
+	int k, rc = 0;
+
+	for (k = 0; k < 2 && rc == 0; k++) {
+		if (parts[k] == NULL)
+			continue;
+		probe = *w;
+		probe.o = NULL;
+		probe.items = NULL;
+		probe.n = probe.cap = 0;
+		probe.m = NULL;
+		rc = walk(&probe, parts[k], name);
+		found += probe.n;
+		th_items_free(w->t, probe.items, probe.n);
+		w->visits = probe.visits;
+	}
+	if (rc == 0 && found)
+		warn(w, "skipping %u tensor%s inside '%s', %s %s%s", found,
+		    found == 1 ? "" : "s", *name ? name : "(top)",
+		    o->u.obj.newobj ? "an object of class" : "the result of",
+		    class_name(o, cb, sizeof cb), o->u.obj.newobj ? "" :
+		    "(...)");
+	return rc;
+}
+
 /* -l: a list or tuple of plain values fits on one line. */
 static int
 list_plain(struct walker *w, const char *name, const struct pk *o)
@@ -1307,7 +1389,7 @@ list_plain(struct walker *w, const char *name, const struct pk *o)
 static int
 walk(struct walker *w, struct pk *o, const char *name)
 {
-	char kb[32], cb[256];
+	char kb[32];
 	uint32_t k;
 	int rc = 0;
 
@@ -1366,20 +1448,8 @@ walk(struct walker *w, struct pk *o, const char *name)
 			list_leaf(w, name, o);
 			if (attr_dict(o))
 				rc = walk(w, attr_dict(o), name);
-		} else if (attr_dict(o)) {
-			/* Tensors inside an object t2m cannot name. */
-			struct walker probe = *w;
-			probe.o = NULL;
-			probe.items = NULL;
-			probe.n = probe.cap = 0;
-			probe.m = NULL;
-			if (walk(&probe, attr_dict(o), name) == 0 && probe.n)
-				warn(w, "skipping %u tensor%s inside '%s', an "
-				    "object of class %s", probe.n, probe.n == 1 ?
-				    "" : "s", name, class_name(o, cb,
-				    sizeof cb));
-			th_items_free(w->t, probe.items, probe.n);
-			w->visits = probe.visits;
+		} else {
+			rc = probe_object(w, o, name);
 		}
 		break;
 	default:

@@ -5,8 +5,8 @@
 #ifndef T2M_TORCH_H
 #define T2M_TORCH_H
 
+#include "internal.h"
 #include "pickle.h"
-#include "t2m.h"
 
 /* A storage named by a persistent id: the bytes of one archive record. */
 struct pk_storage {
@@ -68,8 +68,11 @@ struct th_pickle {
 	struct pk *root;
 	struct pk **storages;	/* in order of first appearance */
 	uint32_t nstorages, capstorages;
+	struct t2m_strmap bykey;	/* storage key -> position */
 	struct th_preset *preset;	/* TH_TAR01: tensors by key */
 	uint32_t npreset, cappreset;
+	struct t2m_strmap presets;	/* preset key -> position */
+	int rebuild_depth;	/* _rebuild_from_type_v2 nesting */
 	int mode;
 	char name[64];
 };
@@ -93,6 +96,10 @@ struct pk *th_tensor(struct th_pickle *t, struct pk *st, uint64_t offset,
 /* TH_TAR01: the tensor persistent id `key` stands for. */
 int th_preset_add(struct th_pickle *t, const char *key, struct pk *tensor,
     t2m_error *err);
+/* The storage called key, or NULL. */
+struct pk_storage *th_find_storage(struct th_pickle *t, const char *key);
+/* TH_TAR01: the preset (tensor or storage view) called key, or NULL. */
+struct pk *th_find_preset(struct th_pickle *t, const char *key);
 /* The dtype of a storage class GLOBAL (torch.FloatStorage), or -1. */
 int th_storage_dtype(const struct pk *cls);
 

@@ -74,17 +74,6 @@ job_begin(struct torch_job *j, t2m_error *err)
 	return 0;
 }
 
-static struct pk_storage *
-storage_named(struct th_pickle *t, const char *key)
-{
-	uint32_t k;
-
-	for (k = 0; k < t->nstorages; k++)
-		if (strcmp(t->storages[k]->u.storage->key, key) == 0)
-			return t->storages[k]->u.storage;
-	return NULL;
-}
-
 /* A sequential reader over part of a file, by pread. */
 struct file_cursor {
 	int fd;
@@ -154,7 +143,7 @@ zip_file(struct torch_job *j, t2m_error *err)
 	struct file_cursor cur;
 	struct bytesrc src = { cursor_read, &cur };
 	unsigned char *buf = NULL;
-	char rel[64];
+	struct t2m_buf rel = { 0 };
 	uint32_t k, n = 0, crc;
 	size_t len;
 	int rc = -1;
@@ -169,12 +158,14 @@ zip_file(struct torch_job *j, t2m_error *err)
 	if (zip_find(&z, "constants.pkl"))
 		j->format = "torchscript";
 	if ((be = zip_find(&z, "byteorder")) != NULL) {
-		if (zip_load(j->in, be, 16, &buf, &len, err) < 0 ||
+		if (zip_load(j->in, be, 16, j->o->ignore_crc, &buf, &len,
+		    err) < 0 ||
 		    parse_byteorder(buf, len, &j->swap, err) < 0)
 			goto out;
 		free(buf);
 	}
-	if (zip_load(j->in, pe, MAX_PICKLE, &buf, &len, err) < 0 ||
+	if (zip_load(j->in, pe, MAX_PICKLE, j->o->ignore_crc, &buf, &len,
+	    err) < 0 ||
 	    th_load(&j->t, buf, len, "data.pkl", TH_ZIP, err) < 0)
 		goto out;
 	free(buf);
@@ -193,10 +184,20 @@ zip_file(struct torch_job *j, t2m_error *err)
 		s = j->t.storages[k]->u.storage;
 		if (emit_users(&j->e, s) == 0)
 			continue;
-		snprintf(rel, sizeof rel, "data/%.50s", s->key);
-		if ((order[n] = zip_find(&z, rel)) == NULL) {
-			t2m_fail(err, "storage '%s' has no record %s/%s",
-			    s->key, z.prefix, rel);
+		rel.len = 0;
+		t2m_buf_str(&rel, "data/");
+		t2m_buf_str(&rel, s->key);
+		if (rel.nomem) {
+			t2m_fail(err, "out of memory");
+			goto out;
+		}
+		if ((order[n] = zip_find(&z, rel.p)) == NULL) {
+			t2m_fail(err, "storage '%.64s' has no record "
+			    "%s/data/%.64s", s->key, z.prefix, s->key);
+			goto out;
+		}
+		if (order[n]->flags & 1) {
+			t2m_fail(err, "zip: '%s' is encrypted", order[n]->name);
 			goto out;
 		}
 		if (order[n]->method != 0 || order[n]->usize != s->nbytes ||
@@ -212,7 +213,8 @@ zip_file(struct torch_job *j, t2m_error *err)
 	}
 	qsort(order, n, sizeof *order, by_entry);
 	for (k = 0; k < n; k++) {
-		s = storage_named(&j->t, strchr(order[k]->name, '/') + 6);
+		/* prefix/data/<key>: the key is all after "data/" */
+		s = th_find_storage(&j->t, order[k]->name + strlen(z.prefix) + 6);
 		cur.fd = j->in->fd;
 		cur.at = order[k]->data;
 		if (emit_storage(&j->e, s, &src, &crc, err) < 0)
@@ -226,6 +228,7 @@ zip_file(struct torch_job *j, t2m_error *err)
 out:
 	free(buf);
 	free(order);
+	t2m_buf_free(&rel);
 	zip_cd_free(&z);
 	return rc;
 }
@@ -275,6 +278,24 @@ fail:
 	return -1;
 }
 
+/* From a pipe data.pkl's length is where its STOP is: the record must
+ * end there, its data descriptor next. */
+static int
+stop_ends_record(struct t2m_in *in, const struct zip_lfh *h, size_t len,
+    t2m_error *err)
+{
+	const unsigned char *p;
+	ssize_t r;
+
+	if ((r = t2m_in_peek(in, 4, &p, err)) < 0)
+		return -1;
+	if (h->deferred && r >= 4 && memcmp(p, "PK\7\10", 4) != 0)
+		return t2m_fail(err, "zip offset %llu: '%s': bytes follow the "
+		    "pickle's STOP (at %zu) inside the record",
+		    (unsigned long long)in->pos, h->name, len);
+	return 0;
+}
+
 static int
 zip_stream(struct torch_job *j, t2m_error *err)
 {
@@ -286,7 +307,7 @@ zip_stream(struct torch_job *j, t2m_error *err)
 	const char *rel, *slash;
 	uint32_t crc, k, *seen = NULL;
 	size_t len, plen = 0;
-	int rc;
+	int rc, emitted = 0;
 
 	while ((rc = zip_next(j->in, &h, err)) == 1) {
 		if (prefix == NULL) {
@@ -316,6 +337,7 @@ zip_stream(struct torch_job *j, t2m_error *err)
 			}
 			if (read_pickle_stream(j->in, "data.pkl", &buf, &len,
 			    err) < 0 ||
+			    stop_ends_record(j->in, &h, len, err) < 0 ||
 			    zip_finish(j->in, &h, len, t2m_crc32(0, buf, len),
 			    j->o->ignore_crc, err) < 0 ||
 			    th_load(&j->t, buf, len, "data.pkl", TH_ZIP, err) < 0)
@@ -341,7 +363,7 @@ zip_stream(struct torch_job *j, t2m_error *err)
 				    "read it from a file, not a pipe", h.name);
 				goto fail;
 			}
-			if ((s = storage_named(&j->t, rel + 5)) == NULL) {
+			if ((s = th_find_storage(&j->t, rel + 5)) == NULL) {
 				t2m_fail(err, "zip: %s is not a storage "
 				    "data.pkl names", h.name);
 				goto fail;
@@ -365,6 +387,7 @@ zip_stream(struct torch_job *j, t2m_error *err)
 			    zip_finish(j->in, &h, s->nbytes, crc,
 			    j->o->ignore_crc, err) < 0)
 				goto fail;
+			emitted = 1;
 		} else if (strcmp(rel, "constants.pkl") == 0 ||
 		    strncmp(rel, "code/", 5) == 0 ||
 		    strncmp(rel, "constants/", 10) == 0) {
@@ -379,6 +402,13 @@ zip_stream(struct torch_job *j, t2m_error *err)
 			if (strcmp(rel, "byteorder") == 0 &&
 			    parse_byteorder(buf, len, &j->swap, err) < 0)
 				goto fail;
+			if (strcmp(rel, "byteorder") == 0 && j->swap &&
+			    emitted) {
+				t2m_fail(err, "zip: the byteorder record says "
+				    "big-endian after storages were written "
+				    "as little-endian; read it from a file");
+				goto fail;
+			}
 			if (j->begun)
 				j->e.swap = j->swap;
 			free(buf);
@@ -538,8 +568,8 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 	    "pickle #5 (storage keys)", err)) == NULL)
 		goto out;
 	if (keys->type != PK_LIST) {
-		t2m_fail(err, "pickle #5 (storage keys) is a %s, not a list",
-		    pk_type_name(keys));
+		t2m_fail(err, "pickle #5 (storage keys) is %s, not a list",
+		    pk_a_type(keys));
 		goto out;
 	}
 	if ((seen = calloc(j.t.nstorages + 1, sizeof *seen)) == NULL) {
@@ -549,7 +579,7 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 	/* Then each storage: its element count and its bytes. */
 	for (k = 0; k < keys->u.seq.n; k++) {
 		v = keys->u.seq.v[k];
-		if (v->type != PK_STR || (s = storage_named(&j.t, v->u.str.s)) ==
+		if (v->type != PK_STR || (s = th_find_storage(&j.t, v->u.str.s)) ==
 		    NULL) {
 			t2m_fail(err, "storage key %u is not a storage the "
 			    "object uses", k);
@@ -712,8 +742,8 @@ tar01_storages(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
 	if ((views = mem_pickle(m, plain, err)) == NULL)
 		goto out;
 	if (views->type != PK_LIST) {
-		t2m_fail(err, "storages: the view list is a %s",
-		    pk_type_name(views));
+		t2m_fail(err, "storages: the view list is %s",
+		    pk_a_type(views));
 		goto out;
 	}
 	for (k = 0; k < views->u.seq.n; k++) {
@@ -761,15 +791,13 @@ out:
 static struct pk *
 storage_or_view(struct th_pickle *t, const char *key)
 {
-	uint32_t k;
+	struct pk *o = th_find_preset(t, key);
+	long k;
 
-	for (k = 0; k < t->npreset; k++)
-		if (t->preset[k].node->type == PK_STORAGE &&
-		    strcmp(t->preset[k].key, key) == 0)
-			return t->preset[k].node;
-	for (k = 0; k < t->nstorages; k++)
-		if (strcmp(t->storages[k]->u.storage->key, key) == 0)
-			return t->storages[k];
+	if (o && o->type == PK_STORAGE)
+		return o;
+	if ((k = t2m_strmap_get(&t->bykey, key)) >= 0)
+		return t->storages[k];
 	return NULL;
 }
 

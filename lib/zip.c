@@ -46,9 +46,8 @@ zip_crc_fail(t2m_error *err, const char *name, uint32_t stored,
     uint32_t computed)
 {
 	return t2m_fail(err, "%s: CRC-32 mismatch (stored %08x, computed "
-	    "%08x)%s", name, stored, computed, stored == 0 ? "; the file "
-	    "may have been saved without checksums: -c skips the check" :
-	    "");
+	    "%08x)%s; -c skips the check", name, stored, computed,
+	    stored == 0 ? ", as in files saved without checksums" : "");
 }
 
 static int
@@ -136,6 +135,7 @@ zip_cd_free(struct zip_cd *z)
 		free(z->e[i].name);
 	free(z->e);
 	free(z->prefix);
+	t2m_strmap_free(&z->byname);
 	memset(z, 0, sizeof *z);
 }
 
@@ -331,6 +331,9 @@ zip_read_cd(struct t2m_in *in, struct zip_cd *z, t2m_error *err)
 			    z->e[i - 1].name, z->e[i].name);
 			goto fail;
 		}
+	for (i = 0; i < z->n; i++)
+		if (t2m_strmap_put(&z->byname, z->e[i].name, (uint32_t)i) < 0)
+			goto nomem;
 	return 0;
 nomem:
 	t2m_fail(err, "out of memory");
@@ -344,20 +347,20 @@ fail:
 const struct zip_entry *
 zip_find(const struct zip_cd *z, const char *rel)
 {
-	size_t p = strlen(z->prefix);
-	uint32_t i;
+	struct t2m_buf b = { 0 };
+	long k;
 
-	for (i = 0; i < z->n; i++)
-		if (strncmp(z->e[i].name, z->prefix, p) == 0 &&
-		    z->e[i].name[p] == '/' &&
-		    strcmp(z->e[i].name + p + 1, rel) == 0)
-			return &z->e[i];
-	return NULL;
+	t2m_buf_str(&b, z->prefix);
+	t2m_buf_add(&b, "/", 1);
+	t2m_buf_str(&b, rel);
+	k = b.nomem ? -1 : t2m_strmap_get(&z->byname, b.p);
+	t2m_buf_free(&b);
+	return k < 0 ? NULL : &z->e[k];
 }
 
 int
 zip_load(struct t2m_in *in, const struct zip_entry *e, uint64_t max,
-    unsigned char **out, size_t *len, t2m_error *err)
+    int ignore_crc, unsigned char **out, size_t *len, t2m_error *err)
 {
 	unsigned char *c = NULL, *u = NULL;
 	z_stream zs;
@@ -409,6 +412,12 @@ zip_load(struct t2m_in *in, const struct zip_entry *e, uint64_t max,
 	} else {
 		return t2m_fail(err, "zip: '%s': compression method %u is not "
 		    "supported", e->name, e->method);
+	}
+	if (!ignore_crc && t2m_crc32(0, u, (size_t)e->usize) != e->crc) {
+		zip_crc_fail(err, e->name, e->crc, t2m_crc32(0, u,
+		    (size_t)e->usize));
+		free(u);
+		return -1;
 	}
 	*out = u;
 	*len = (size_t)e->usize;
@@ -503,11 +512,17 @@ zip_finish(struct t2m_in *in, const struct zip_lfh *h, uint64_t size,
 			    (unsigned long long)size);
 		dcrc = h->crc;
 	} else {
-		/* The signature is optional in the format; torch writes it. */
+		/* The signature is optional in the format, but PyTorch
+		 * writes it, and without it a misplaced end goes unseen. */
 		if ((r = t2m_in_peek(in, 4, &p, err)) < 0)
 			return -1;
-		if (r >= 4 && le32(p) == SIG_DD)
-			k = 4;
+		if (r < 4 || le32(p) != SIG_DD)
+			return t2m_fail(err, "zip offset %llu: '%s': no data "
+			    "descriptor after its %llu bytes of data%s",
+			    (unsigned long long)in->pos, h->name,
+			    (unsigned long long)size, r < 4 ?
+			    " (the input ends)" : "");
+		k = 4;
 		if (t2m_in_full(in, d, (size_t)k + (h->zip64 ? 20 : 12),
 		    "zip data descriptor", err) < 0)
 			return -1;
@@ -552,8 +567,11 @@ zip_read_small(struct t2m_in *in, const struct zip_lfh *h, size_t max,
 			    le32(p + k + 12) == k)
 				break;
 		if (k + 16 > (size_t)r)
-			return t2m_fail(err, "zip: '%s': no data descriptor "
-			    "within %zu bytes", h->name, max);
+			return t2m_fail(err, "zip offset %llu: '%s': %s",
+			    (unsigned long long)in->pos, h->name,
+			    (size_t)r < max + 16 ? "the input ends before its "
+			    "data descriptor" : "no data descriptor within its "
+			    "first 64 KiB");
 		n = k;
 	}
 	if ((buf = malloc(n + 1)) == NULL)

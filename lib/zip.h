@@ -6,7 +6,7 @@
 #ifndef T2M_ZIP_H
 #define T2M_ZIP_H
 
-#include "t2m.h"
+#include "internal.h"
 
 struct zip_entry {
 	char *name;
@@ -21,6 +21,7 @@ struct zip_cd {
 	struct zip_entry *e;	/* sorted by data offset */
 	uint32_t n;
 	char *prefix;		/* "archive" for "archive/data.pkl" */
+	struct t2m_strmap byname;	/* entry name -> position */
 };
 
 /* Read and check the central directory of the regular file in->fd. */
@@ -28,9 +29,10 @@ int zip_read_cd(struct t2m_in *in, struct zip_cd *z, t2m_error *err);
 void zip_cd_free(struct zip_cd *z);
 /* The entry prefix/rel, or NULL. */
 const struct zip_entry *zip_find(const struct zip_cd *z, const char *rel);
-/* Read a whole entry (stored, or deflated up to max bytes) into memory. */
+/* Read a whole entry (stored, or deflated up to max bytes) into memory,
+ * checking its CRC-32 unless ignore_crc. */
 int zip_load(struct t2m_in *in, const struct zip_entry *e, uint64_t max,
-    unsigned char **out, size_t *len, t2m_error *err);
+    int ignore_crc, unsigned char **out, size_t *len, t2m_error *err);
 
 /* A local header met while reading front to back. */
 struct zip_lfh {
