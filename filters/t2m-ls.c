@@ -98,7 +98,7 @@ print_text(struct t2m_buf *b, const struct t2m_manifest *m, int lflag)
 	struct t2m_buf shape = { 0 };
 	const struct t2m_tensor *t;
 	uint64_t total = 0;
-	uint32_t i;
+	uint32_t i, hidden = 0;
 
 	if (lflag) {
 		text_attrs(b, "info ", &m->info);
@@ -113,15 +113,20 @@ print_text(struct t2m_buf *b, const struct t2m_manifest *m, int lflag)
 		t = &m->tensors[i];
 		shape.len = 0;
 		shape_text(&shape, t, ", ");
-		t2m_buf_printf(b, "%-7s %-20s %12llu  %s\n",
+		t2m_buf_printf(b, "%-7s %-20s %12llu  %s%s\n",
 		    t2m_dtype_name(t->dtype), shape.p,
-		    (unsigned long long)t->nbytes, t->name);
+		    (unsigned long long)t->nbytes, t->name,
+		    t2m_tensor_hidden(t) ? " (hidden)" : "");
 		if (lflag)
 			text_attrs(b, "\t", &t->attrs);
 		total += t->nbytes;
+		hidden += t2m_tensor_hidden(t);
 	}
-	t2m_buf_printf(b, "%u tensor%s, %llu bytes\n", m->ntensors,
-	    m->ntensors == 1 ? "" : "s", (unsigned long long)total);
+	t2m_buf_printf(b, "%u tensor%s", m->ntensors, m->ntensors == 1 ? "" :
+	    "s");
+	if (hidden)
+		t2m_buf_printf(b, " (%u hidden)", hidden);
+	t2m_buf_printf(b, ", %llu bytes\n", (unsigned long long)total);
 	t2m_buf_free(&shape);
 }
 

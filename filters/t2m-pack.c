@@ -23,47 +23,82 @@ usage(void)
 	exit(2);
 }
 
-/* Copy the stream's data to its place in the file. */
+/* Copy the stream's data to its place in the file.  Hidden tensors go
+ * into the header as base64, so it is written again at the end. */
 static int
-pack(struct t2m_reader *r, struct t2m_out *o, const struct t2m_st_layout *l,
-    t2m_error *err)
+pack(struct t2m_reader *r, struct t2m_out *o, struct t2m_st_layout *l,
+    const struct t2m_manifest *m, t2m_error *err)
 {
+	unsigned char *buf, **hidden;
 	struct t2m_chunk c;
 	struct stat st;
-	unsigned char *buf;
 	uint64_t at;
+	uint32_t i;
 	ssize_t k;
-	int rc;
+	int rc = -1, nhidden = 0;
 
-	if ((buf = malloc(BUFSIZE)) == NULL)
+	if ((buf = malloc(BUFSIZE)) == NULL ||
+	    (hidden = calloc(m->ntensors + 1, sizeof *hidden)) == NULL) {
+		free(buf);
 		return t2m_fail(err, "out of memory");
+	}
+	for (i = 0; i < m->ntensors; i++)
+		if (l->b64_at[i] != UINT64_MAX) {
+			if ((hidden[i] = malloc(m->tensors[i].nbytes ?
+			    m->tensors[i].nbytes : 1)) == NULL) {
+				t2m_fail(err, "out of memory");
+				goto out;
+			}
+			nhidden++;
+		}
 	if (t2m_pwrite_full(o->fd, l->header, l->header_len, 0) < 0)
 		goto werr;
 	while ((rc = t2m_reader_next(r, &c, err)) == 1) {
 		at = l->header_len + l->offset[c.index] + c.offset;
 		while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) > 0) {
-			if (t2m_pwrite_full(o->fd, buf, (size_t)k, at) < 0)
+			if (hidden[c.index]) {
+				memcpy(hidden[c.index] + (at - l->header_len -
+				    l->offset[c.index]), buf, (size_t)k);
+			} else if (t2m_pwrite_full(o->fd, buf, (size_t)k,
+			    at) < 0) {
 				goto werr;
+			}
 			at += (uint64_t)k;
 		}
-		if (k < 0)
+		if (k < 0) {
+			rc = -1;
 			break;
+		}
 	}
-	free(buf);
-	if (rc != 0)
-		return -1;
+	if (rc != 0) {
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
+	if (nhidden) {
+		for (i = 0; i < m->ntensors; i++)
+			if (hidden[i])
+				t2m_st_fill_hidden(l, i, hidden[i],
+				    (size_t)m->tensors[i].nbytes);
+		if (t2m_pwrite_full(o->fd, l->header, l->header_len, 0) < 0)
+			goto werr;
+	}
 	/* Written in place over an old file: cut what lies beyond. */
 	if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (uint64_t)st.st_size > l->header_len + l->data_len &&
 	    ftruncate(o->fd, (off_t)(l->header_len + l->data_len)) < 0)
-		goto werr_nobuf;
-	return 0;
+		goto werr;
+	rc = 0;
+	goto out;
 werr:
-	free(buf);
-werr_nobuf:
 	t2m_fail_errno(err, "write error");
 	err->subject = o->path;
-	return -1;
+out:
+	for (i = 0; i < m->ntensors; i++)
+		free(hidden[i]);
+	free(hidden);
+	free(buf);
+	return rc;
 }
 
 int
@@ -99,7 +134,7 @@ main(int argc, char *argv[])
 		errx(1, "%s: %s", path, e.msg);
 	if (t2m_out_open(&o, path, &e) < 0)
 		errx(1, "%s: %s", path, e.msg);
-	if (pack(r, &o, &l, &e) < 0) {
+	if (pack(r, &o, &l, m, &e) < 0) {
 		warnx("%s: %s", e.subject ? e.subject : "<stdin>", e.msg);
 		t2m_out_abort(&o);
 		exit(1);

@@ -47,6 +47,16 @@ int t2m_json_fail(struct t2m_json *j, const char *fmt, ...)
 /* Offset of the parser in its buffer. */
 size_t t2m_json_offset(const struct t2m_json *j);
 
+/* ---- base64 ---- */
+
+/* Characters for n bytes, padding included. */
+size_t t2m_base64_len(uint64_t n);
+void t2m_base64_encode(char *out, const unsigned char *in, size_t n);
+/* Decode len characters into out (room for len / 4 * 3): 0, or -1 when
+ * the text is not base64. */
+int t2m_base64_decode(const char *in, size_t len, unsigned char *out,
+    size_t *n);
+
 /* ---- hashing: seeded per process, so inputs cannot force collisions ---- */
 
 uint64_t t2m_hash_seed(void);

@@ -468,3 +468,76 @@ t2m_json_skip(struct t2m_json *j)
 		return t2m_json_fail(j, "unexpected character");
 	}
 }
+
+/* ---- base64 (RFC 4648), for tensors kept in safetensors metadata ---- */
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t
+t2m_base64_len(uint64_t n)
+{
+	return (size_t)((n + 2) / 3 * 4);
+}
+
+void
+t2m_base64_encode(char *out, const unsigned char *in, size_t n)
+{
+	size_t k;
+	uint32_t v;
+
+	for (k = 0; k + 3 <= n; k += 3) {
+		v = (uint32_t)in[k] << 16 | (uint32_t)in[k + 1] << 8 | in[k + 2];
+		*out++ = b64[v >> 18];
+		*out++ = b64[(v >> 12) & 63];
+		*out++ = b64[(v >> 6) & 63];
+		*out++ = b64[v & 63];
+	}
+	if (n - k == 1) {
+		v = (uint32_t)in[k] << 16;
+		*out++ = b64[v >> 18];
+		*out++ = b64[(v >> 12) & 63];
+		*out++ = '=';
+		*out++ = '=';
+	} else if (n - k == 2) {
+		v = (uint32_t)in[k] << 16 | (uint32_t)in[k + 1] << 8;
+		*out++ = b64[v >> 18];
+		*out++ = b64[(v >> 12) & 63];
+		*out++ = b64[(v >> 6) & 63];
+		*out++ = '=';
+	}
+}
+
+static int
+b64val(int c)
+{
+	const char *p = c ? strchr(b64, c) : NULL;
+
+	return p ? (int)(p - b64) : -1;
+}
+
+int
+t2m_base64_decode(const char *in, size_t len, unsigned char *out,
+    size_t *n)
+{
+	size_t k, o = 0;
+	int a, b, c, d;
+
+	if (len % 4 != 0)
+		return -1;
+	for (k = 0; k < len; k += 4) {
+		a = b64val(in[k]);
+		b = b64val(in[k + 1]);
+		c = in[k + 2] == '=' && k + 4 == len ? -2 : b64val(in[k + 2]);
+		d = in[k + 3] == '=' && k + 4 == len ? -2 : b64val(in[k + 3]);
+		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
+			return -1;
+		out[o++] = (unsigned char)(a << 2 | b >> 4);
+		if (c >= 0)
+			out[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
+		if (d >= 0)
+			out[o++] = (unsigned char)((c & 3) << 6 | d);
+	}
+	*n = o;
+	return 0;
+}

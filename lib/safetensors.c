@@ -412,6 +412,14 @@ t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **mp,
 
 /* ---- layout for writing ---- */
 
+int
+t2m_tensor_hidden(const struct t2m_tensor *t)
+{
+	const char *v = t2m_attrs_get(&t->attrs, "t2m.hidden");
+
+	return v && strcmp(v, "1") == 0;
+}
+
 static const struct t2m_manifest *sort_m;
 
 static int
@@ -426,11 +434,19 @@ by_size_then_name(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* A __metadata__ entry: a stream metadata pair, or a hidden tensor. */
+struct mentry {
+	const char *key;	/* for a hidden tensor, its name */
+	const char *val;
+	int32_t hidden;		/* manifest position, or -1 */
+	char *ownkey;
+};
+
 static int
 by_key(const void *a, const void *b)
 {
-	return strcmp(((const struct t2m_kv *)a)->key,
-	    ((const struct t2m_kv *)b)->key);
+	return strcmp(((const struct mentry *)a)->key,
+	    ((const struct mentry *)b)->key);
 }
 
 int
@@ -438,10 +454,10 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
     t2m_error *err)
 {
 	struct t2m_buf b = { 0 };
-	struct t2m_kv *meta = NULL;
+	struct mentry *meta = NULL;
 	const struct t2m_tensor *t;
 	uint64_t at = 0;
-	uint32_t i, k, nmeta = 0;
+	uint32_t i, k, nmeta = 0, nt = 0;
 	int d;
 
 	memset(l, 0, sizeof *l);
@@ -460,20 +476,45 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
 	}
 	if ((l->order = malloc((m->ntensors + 1) * sizeof *l->order)) == NULL ||
 	    (l->offset = malloc((m->ntensors + 1) * sizeof *l->offset)) ==
-	    NULL || (meta = malloc((m->meta.n + 1) * sizeof *meta)) == NULL)
+	    NULL || (l->b64_at = malloc((m->ntensors + 1) *
+	    sizeof *l->b64_at)) == NULL || (meta = calloc(m->meta.n +
+	    m->ntensors + 1, sizeof *meta)) == NULL)
 		goto nomem;
-	for (i = 0; i < m->ntensors; i++)
-		l->order[i] = i;
+	for (i = 0; i < m->ntensors; i++) {
+		l->b64_at[i] = UINT64_MAX;
+		l->offset[i] = 0;
+		if (!t2m_tensor_hidden(&m->tensors[i])) {
+			l->order[nt++] = i;
+			continue;
+		}
+		meta[nmeta].hidden = (int32_t)i;
+		if ((meta[nmeta].ownkey = malloc(strlen(m->tensors[i].name) +
+		    12)) == NULL)
+			goto nomem;
+		strcpy(meta[nmeta].ownkey, "t2m.hidden.");
+		strcat(meta[nmeta].ownkey, m->tensors[i].name);
+		meta[nmeta].key = meta[nmeta].ownkey;
+		nmeta++;
+	}
+	l->ntensors = nt;
 	/* qsort has no context argument in C11; filters are single-threaded. */
 	sort_m = m;
-	qsort(l->order, m->ntensors, sizeof *l->order, by_size_then_name);
+	qsort(l->order, nt, sizeof *l->order, by_size_then_name);
 	sort_m = NULL;
 
 	/* __metadata__: the stream's metadata, "format" forced to "mlx". */
-	meta[nmeta++] = (struct t2m_kv){ "format", "mlx" };
+	meta[nmeta++] = (struct mentry){ "format", "mlx", -1, NULL };
 	for (i = 0; i < m->meta.n; i++)
 		if (strcmp(m->meta.kv[i].key, "format") != 0)
-			meta[nmeta++] = m->meta.kv[i];
+			meta[nmeta++] = (struct mentry){ m->meta.kv[i].key,
+			    m->meta.kv[i].val, -1, NULL };
+	for (i = 0; i < nmeta; i++)
+		if (meta[i].hidden < 0 &&
+		    strncmp(meta[i].key, "t2m.hidden.", 11) == 0) {
+			t2m_fail(err, "metadata key '%s' is reserved for hidden "
+			    "tensors", meta[i].key);
+			goto fail;
+		}
 	qsort(meta, nmeta, sizeof *meta, by_key);
 
 	t2m_buf_add(&b, "12345678", 8);	/* length, filled in below */
@@ -483,10 +524,25 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
 			t2m_buf_add(&b, ",", 1);
 		t2m_buf_json(&b, meta[i].key);
 		t2m_buf_add(&b, ":", 1);
-		t2m_buf_json(&b, meta[i].val);
+		if (meta[i].hidden < 0) {
+			t2m_buf_json(&b, meta[i].val);
+			continue;
+		}
+		/* A JSON object as a string value: its quotes escaped. */
+		t = &m->tensors[meta[i].hidden];
+		t2m_buf_printf(&b, "\"{\\\"dtype\\\":\\\"%s\\\",\\\"shape\\\":"
+		    "[", t2m_dtype_name(t->dtype));
+		for (d = 0; d < t->ndim; d++)
+			t2m_buf_printf(&b, d ? ",%llu" : "%llu",
+			    (unsigned long long)t->shape[d]);
+		t2m_buf_str(&b, "],\\\"data\\\":\\\"");
+		l->b64_at[meta[i].hidden] = b.len;
+		for (k = 0; k < t2m_base64_len(t->nbytes); k++)
+			t2m_buf_add(&b, "A", 1);
+		t2m_buf_str(&b, "\\\"}\"");
 	}
 	t2m_buf_add(&b, "}", 1);
-	for (k = 0; k < m->ntensors; k++) {
+	for (k = 0; k < nt; k++) {
 		i = l->order[k];
 		t = &m->tensors[i];
 		l->offset[i] = at;
@@ -501,10 +557,8 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
 		    (unsigned long long)at,
 		    (unsigned long long)(at + t->nbytes));
 		if (t->nbytes > UINT64_MAX / 2 - at) {
-			t2m_buf_free(&b);
-			free(meta);
-			t2m_st_layout_free(l);
-			return t2m_fail(err, "total size overflows");
+			t2m_fail(err, "total size overflows");
+			goto fail;
 		}
 		at += t->nbytes;
 	}
@@ -514,23 +568,34 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
 	if (b.nomem)
 		goto nomem;
 	if (b.len - 8 > T2M_ST_MAX_HEADER) {
-		t2m_buf_free(&b);
-		free(meta);
-		t2m_st_layout_free(l);
-		return t2m_fail(err, "safetensors header of %zu bytes exceeds "
-		    "the format's limit of %u", b.len - 8, T2M_ST_MAX_HEADER);
+		t2m_fail(err, "safetensors header of %zu bytes exceeds the "
+		    "format's limit of %u", b.len - 8, T2M_ST_MAX_HEADER);
+		goto fail;
 	}
 	put64le((unsigned char *)b.p, b.len - 8);
+	for (i = 0; i < nmeta; i++)
+		free(meta[i].ownkey);
 	free(meta);
 	l->header = b.p;
 	l->header_len = b.len;
 	l->data_len = at;
 	return 0;
 nomem:
+	t2m_fail(err, "out of memory");
+fail:
+	for (i = 0; meta && i < nmeta; i++)
+		free(meta[i].ownkey);
 	t2m_buf_free(&b);
 	free(meta);
 	t2m_st_layout_free(l);
-	return t2m_fail(err, "out of memory");
+	return -1;
+}
+
+void
+t2m_st_fill_hidden(struct t2m_st_layout *l, uint32_t i, const void *bytes,
+    size_t n)
+{
+	t2m_base64_encode(l->header + l->b64_at[i], bytes, n);
 }
 
 void
@@ -538,6 +603,7 @@ t2m_st_layout_free(struct t2m_st_layout *l)
 {
 	free(l->order);
 	free(l->offset);
+	free(l->b64_at);
 	free(l->header);
 	memset(l, 0, sizeof *l);
 }

@@ -301,20 +301,34 @@ int t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **m,
 /*
  * The layout t2m-pack writes for m: tensors sorted by element size,
  * largest first, then by name bytewise; offsets contiguous from 0; the
- * JSON header with __metadata__ (m's metadata with "format": "mlx")
- * padded with spaces to a multiple of 8.
+ * JSON header with __metadata__ (m's metadata with "format": "mlx", and
+ * the hidden tensors, their base64 left as placeholders to fill in with
+ * t2m_st_fill_hidden) padded with spaces to a multiple of 8.
  */
 struct t2m_st_layout {
 	uint32_t *order;	/* order[k] = manifest position of k-th tensor */
+	uint32_t ntensors;	/* tensors in the data section */
 	uint64_t *offset;	/* offset[i] = data offset of manifest tensor i */
+	uint64_t *b64_at;	/* hidden tensor i: where in header its base64
+				   goes; UINT64_MAX for the others */
 	char *header;		/* 8-byte length + JSON + padding */
 	size_t header_len;
 	uint64_t data_len;
 };
 
+/* A tensor with the attribute t2m.hidden=1 is not part of the model: it
+ * is kept so t2m-transpose -r can restore what conversion dropped or
+ * merged.  t2m-pack writes it into __metadata__ as
+ * "t2m.hidden.<name>": {"dtype":..., "shape":[...], "data":"<base64>"},
+ * and t2m-unpack makes it a hidden tensor again. */
+int t2m_tensor_hidden(const struct t2m_tensor *t);
+
 int t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
     t2m_error *err);
 void t2m_st_layout_free(struct t2m_st_layout *l);
+/* Put hidden tensor i's bytes (all of them) into l's header. */
+void t2m_st_fill_hidden(struct t2m_st_layout *l, uint32_t i,
+    const void *bytes, size_t n);
 
 /* ---- unpack: any supported input to a stream ---------------------------- */
 

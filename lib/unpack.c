@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "internal.h"
 #include "unpack.h"
 
@@ -54,7 +56,8 @@ detect(const unsigned char *p, size_t n)
 /* Copy the tensors' bytes, which follow each other in manifest order. */
 static int
 copy_sequential(struct t2m_in *in, struct t2m_writer *w,
-    const struct t2m_manifest *m, size_t chunk, t2m_error *err)
+    const struct t2m_manifest *m, uint32_t ntensors, size_t chunk,
+    t2m_error *err)
 {
 	unsigned char *buf;
 	uint64_t left, at;
@@ -65,7 +68,7 @@ copy_sequential(struct t2m_in *in, struct t2m_writer *w,
 
 	if ((buf = malloc(chunk)) == NULL)
 		return t2m_fail(err, "out of memory");
-	for (i = 0; i < m->ntensors; i++) {
+	for (i = 0; i < ntensors; i++) {
 		at = in->pos;
 		for (left = m->tensors[i].nbytes; left > 0; left -= (size_t)k) {
 			want = left < chunk ? (size_t)left : chunk;
@@ -105,12 +108,91 @@ at_end(struct t2m_in *in, const char *what, t2m_error *err)
 	return 0;
 }
 
+/* Hidden tensors t2m-pack kept in __metadata__ become tensors again. */
+struct hidden {
+	uint32_t index;
+	unsigned char *data;
+	size_t n;
+};
+
+static int
+restore_hidden(struct t2m_manifest *m, struct hidden **out, uint32_t *nout,
+    t2m_error *err)
+{
+	struct hidden *h = NULL;
+	uint64_t shape[T2M_MAXDIM];
+	struct t2m_tensor *t;
+	cJSON *j = NULL, *dt, *sh, *data, *e;
+	uint32_t k, keep = 0, n = 0;
+	int ndim, dtype, rc = -1;
+	size_t len;
+
+	*out = NULL;
+	*nout = 0;
+	if ((h = calloc(m->meta.n + 1, sizeof *h)) == NULL)
+		return t2m_fail(err, "out of memory");
+	for (k = 0; k < m->meta.n; k++) {
+		const char *key = m->meta.kv[k].key;
+		if (strncmp(key, "t2m.hidden.", 11) != 0) {
+			m->meta.kv[keep++] = m->meta.kv[k];
+			continue;
+		}
+		j = cJSON_Parse(m->meta.kv[k].val);
+		dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
+		sh = cJSON_GetObjectItemCaseSensitive(j, "shape");
+		data = cJSON_GetObjectItemCaseSensitive(j, "data");
+		if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) ||
+		    !cJSON_IsString(data) || (dtype = t2m_dtype_lookup(
+		    dt->valuestring, strlen(dt->valuestring))) == 0 ||
+		    cJSON_GetArraySize(sh) > T2M_MAXDIM)
+			goto bad;
+		ndim = 0;
+		cJSON_ArrayForEach(e, sh) {
+			if (!cJSON_IsNumber(e) || e->valuedouble < 0 ||
+			    e->valuedouble > 9007199254740992.0 ||
+			    e->valuedouble != (double)(uint64_t)e->valuedouble)
+				goto bad;
+			shape[ndim++] = (uint64_t)e->valuedouble;
+		}
+		if ((t = t2m_manifest_add(m, key + 11, dtype, ndim, shape,
+		    err)) == NULL)
+			goto out;
+		len = strlen(data->valuestring);
+		if (t2m_base64_len(t->nbytes) != len ||
+		    (h[n].data = malloc(len / 4 * 3 + 1)) == NULL ||
+		    t2m_base64_decode(data->valuestring, len, h[n].data,
+		    &h[n].n) < 0 || h[n].n != t->nbytes)
+			goto bad;
+		h[n].index = (uint32_t)(t - m->tensors);
+		n++;
+		if (t2m_attrs_set(m, &t->attrs, "t2m.hidden", "1", err) < 0)
+			goto out;
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	m->meta.n = keep;
+	*out = h;
+	*nout = n;
+	return 0;
+bad:
+	t2m_fail(err, "__metadata__ '%s' is not a tensor t2m-pack kept",
+	    m->meta.kv[k].key);
+out:
+	cJSON_Delete(j);
+	while (n > 0)
+		free(h[--n].data);
+	free(h[n].data);
+	free(h);
+	return rc;
+}
+
 static int
 unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
     const struct t2m_unpack_opts *o, size_t chunk, t2m_error *err)
 {
 	struct t2m_manifest *m;
-	uint32_t i;
+	struct hidden *hidden = NULL;
+	uint32_t i, nhidden = 0, nregular;
 	int rc = -1;
 
 	if (t2m_st_read_header(in, &m, err) < 0)
@@ -123,14 +205,23 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 		t2m_manifest_free(m);
 		return 0;
 	}
-	if (t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
+	nregular = m->ntensors;
+	if (restore_hidden(m, &hidden, &nhidden, err) < 0 ||
+	    t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0 ||
 	    t2m_writer_begin(w, m, err) < 0 ||
-	    copy_sequential(in, w, m, chunk, err) < 0 ||
+	    copy_sequential(in, w, m, nregular, chunk, err) < 0 ||
 	    at_end(in, "the last tensor", err) < 0)
 		goto out;
+	for (i = 0; i < nhidden; i++)
+		if (t2m_writer_data(w, hidden[i].index, hidden[i].data,
+		    hidden[i].n, err) < 0)
+			goto out;
 	rc = t2m_writer_end(w, err);
 out:
+	for (i = 0; i < nhidden; i++)
+		free(hidden[i].data);
+	free(hidden);
 	t2m_manifest_free(m);
 	return rc;
 }

@@ -1,0 +1,1527 @@
+/*
+ * transpose.c - the conversion between PyTorch's layout and MLX's.
+ *
+ * Planning: tensors are grouped by the module that owns them; each
+ * module's class comes from the module tree in the file, a type map, an
+ * HF config.json, or heuristics (in that order, recorded as provenance);
+ * the rule table (rules.c) says what happens to each parameter.  Every
+ * step is recorded in the output's metadata as a recipe for the way back,
+ * and tensors a rule drops or merges travel on as hidden tensors, so
+ * t2m-transpose -r restores the original bit for bit.
+ *
+ * Running: a tensor that passes unchanged (or is only cut into parts, as
+ * an attention in_proj is) streams chunk by chunk; a tensor a rule must
+ * see whole (a permute, a sum of biases, a weight-norm fold) is held
+ * until its last byte arrives - the O(tensor) case of the memory contract.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "internal.h"
+#include "numeric.h"
+#include "rules.h"
+#include "transpose.h"
+
+enum { X_PERMUTE, X_SUM, X_GRU, X_FOLD, X_CONCAT };
+
+/* Metadata values are at most T2M_MAX_STRING; recipes are cut to fit. */
+#define RECIPE_PIECE ((size_t)512 << 10)
+
+struct xin {			/* an input tensor */
+	unsigned char *buf;	/* whole tensor, when a job needs it */
+	uint64_t have;
+	uint32_t *pass, npass, cappass;	/* outputs streamed from it */
+	uint32_t *jobs, njobs, capjobs;	/* jobs that need it whole */
+	uint32_t jobs_left;
+};
+
+struct xout {			/* an output tensor */
+	int64_t src;		/* input streamed into it, or -1 (a job) */
+	uint64_t begin;		/* where in the input its bytes start */
+	int sdtype;		/* the input's dtype (a cast when different) */
+	unsigned char carry[8];	/* a partial element awaiting its rest */
+	size_t ncarry;
+};
+
+struct xjob {			/* work on whole tensors */
+	int op;
+	uint32_t src[3];
+	int nsrc;
+	uint32_t out[3];
+	int nout;
+	int perm[T2M_MAXDIM];	/* X_PERMUTE, and X_FOLD afterwards */
+	int permute;
+	int fold_dim;		/* X_FOLD: the axis g keeps, -1 for none */
+	uint32_t pending;	/* sources not complete */
+};
+
+struct layer {			/* the tensors of one module */
+	char *path;
+	uint32_t *t, n, cap;	/* input tensor positions */
+	char **param;		/* each one's name within the module */
+	const char *cls;	/* qualified class */
+	const char *provenance;
+	const struct t2m_rule *rule;
+};
+
+struct t2m_xform {
+	const struct t2m_manifest *in;
+	struct t2m_manifest *out;
+	struct xin *ins;
+	struct xout *outs;
+	uint32_t nouts, capouts;
+	struct xjob *jobs;
+	uint32_t njobs, capjobs;
+	struct layer *layers;
+	uint32_t nlayers, caplayers;
+	struct t2m_strmap bypath;	/* module path -> layer */
+	struct t2m_buf recipes, consumed;	/* JSON for the way back */
+	int nrecipes, nconsumed;
+	const struct t2m_types *types;
+	void (*warn)(void *, const char *);
+	void *warn_ctx;
+	t2m_error *err;
+};
+
+static void
+xwarn(struct t2m_xform *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+xwarn(struct t2m_xform *x, const char *fmt, ...)
+{
+	char msg[T2M_ERRLEN];
+	va_list ap;
+
+	if (x->warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	x->warn(x->warn_ctx, msg);
+}
+
+static int
+grow(void **p, uint32_t *cap, uint32_t need, size_t size)
+{
+	uint32_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	while (ncap < need)
+		ncap *= 2;
+	if ((np = realloc(*p, (size_t)ncap * size)) == NULL)
+		return -1;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- building the plan ---- */
+
+static int64_t
+add_out(struct t2m_xform *x, const char *name, int dtype, int ndim,
+    const uint64_t *shape, const struct t2m_tensor *like)
+{
+	struct t2m_tensor *t;
+	uint32_t k;
+
+	if ((t = t2m_manifest_add(x->out, name, dtype, ndim, shape,
+	    x->err)) == NULL)
+		return -1;
+	if (like)
+		for (k = 0; k < like->attrs.n; k++)
+			if (t2m_attrs_set(x->out, &t->attrs, like->attrs.kv[k].key,
+			    like->attrs.kv[k].val, x->err) < 0)
+				return -1;
+	if (grow((void **)&x->outs, &x->capouts, x->nouts + 1,
+	    sizeof *x->outs) < 0)
+		return t2m_fail(x->err, "out of memory");
+	memset(&x->outs[x->nouts], 0, sizeof x->outs[x->nouts]);
+	x->outs[x->nouts].src = -1;
+	x->outs[x->nouts].sdtype = dtype;
+	return x->nouts++;
+}
+
+static int
+set_attr(struct t2m_xform *x, int64_t out, const char *key, const char *val)
+{
+	return t2m_attrs_set(x->out, &x->out->tensors[out].attrs, key, val,
+	    x->err);
+}
+
+/* Output out takes bytes [begin, ...) of input i as they arrive. */
+static int
+stream(struct t2m_xform *x, uint32_t i, int64_t out, uint64_t begin)
+{
+	struct xin *in = &x->ins[i];
+
+	if (grow((void **)&in->pass, &in->cappass, in->npass + 1,
+	    sizeof *in->pass) < 0)
+		return t2m_fail(x->err, "out of memory");
+	in->pass[in->npass++] = (uint32_t)out;
+	x->outs[out].src = i;
+	x->outs[out].begin = begin;
+	x->outs[out].sdtype = x->in->tensors[i].dtype;
+	return 0;
+}
+
+static struct xjob *
+add_job(struct t2m_xform *x, int op, const uint32_t *src, int nsrc)
+{
+	struct xjob *j;
+	struct xin *in;
+	int k;
+
+	if (grow((void **)&x->jobs, &x->capjobs, x->njobs + 1,
+	    sizeof *x->jobs) < 0) {
+		t2m_fail(x->err, "out of memory");
+		return NULL;
+	}
+	j = &x->jobs[x->njobs];
+	memset(j, 0, sizeof *j);
+	j->op = op;
+	j->nsrc = nsrc;
+	for (k = 0; k < nsrc; k++) {
+		j->src[k] = src[k];
+		in = &x->ins[src[k]];
+		if (grow((void **)&in->jobs, &in->capjobs, in->njobs + 1,
+		    sizeof *in->jobs) < 0) {
+			t2m_fail(x->err, "out of memory");
+			return NULL;
+		}
+		in->jobs[in->njobs++] = x->njobs;
+		in->jobs_left++;
+		j->pending++;
+	}
+	x->njobs++;
+	return j;
+}
+
+/* The dtype an output has: MLX has no float64. */
+static int
+mlx_dtype(int dtype)
+{
+	return dtype == T2M_F64 ? T2M_F32 : dtype;
+}
+
+/* Record how to get original tensor name back: a JSON member. */
+static void
+recipe(struct t2m_xform *x, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+recipe(struct t2m_xform *x, const char *name, const char *fmt, ...)
+{
+	char body[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof body, fmt, ap);
+	va_end(ap);
+	t2m_buf_add(&x->recipes, x->nrecipes++ ? "," : "{", 1);
+	t2m_buf_json(&x->recipes, name);
+	t2m_buf_printf(&x->recipes, ":{%s}", body);
+}
+
+static void
+consumed(struct t2m_xform *x, const char *name)
+{
+	t2m_buf_add(&x->consumed, x->nconsumed++ ? "," : "[", 1);
+	t2m_buf_json(&x->consumed, name);
+}
+
+static void
+perm_json(char *buf, size_t cap, const int *perm, int n)
+{
+	size_t len = 0;
+	int k;
+
+	for (k = 0; k < n && len < cap; k++)
+		len += (size_t)snprintf(buf + len, cap - len, k ? ",%d" : "%d",
+		    perm[k]);
+}
+
+/* The JSON text of a string, for recipes built with printf. */
+static const char *
+jstr(struct t2m_buf *b, const char *s)
+{
+	b->len = 0;
+	t2m_buf_json(b, s);
+	return b->p ? b->p : "\"\"";
+}
+
+/* An input passes through unchanged under a new name (or its own). */
+static int
+keep(struct t2m_xform *x, uint32_t i, const char *name, const char *rule,
+    const char *module)
+{
+	const struct t2m_tensor *t = &x->in->tensors[i];
+	struct t2m_buf a = { 0 };
+	int64_t o;
+	int rc = 0;
+
+	if ((o = add_out(x, name, mlx_dtype(t->dtype), t->ndim, t->shape,
+	    t)) < 0 || stream(x, i, o, 0) < 0 ||
+	    set_attr(x, o, "module", module) < 0 ||
+	    set_attr(x, o, "rule", rule) < 0)
+		return -1;
+	if (t->dtype == T2M_F64 && set_attr(x, o, "cast", "F64") < 0)
+		return -1;
+	if (strcmp(name, t->name) != 0 || t->dtype == T2M_F64) {
+		recipe(x, t->name, "\"from\":%s%s", jstr(&a, name),
+		    t->dtype == T2M_F64 ? ",\"dtype\":\"F64\"" : "");
+		consumed(x, name);
+	}
+	t2m_buf_free(&a);
+	return rc;
+}
+
+/* An input kept only for the way back. */
+static int
+hide(struct t2m_xform *x, uint32_t i, const char *module)
+{
+	const struct t2m_tensor *t = &x->in->tensors[i];
+	int64_t o;
+
+	if ((o = add_out(x, t->name, t->dtype, t->ndim, t->shape, t)) < 0 ||
+	    stream(x, i, o, 0) < 0 || set_attr(x, o, "t2m.hidden", "1") < 0 ||
+	    set_attr(x, o, "module", module) < 0)
+		return -1;
+	return 0;
+}
+
+/* The permute a rule applies to a weight of ndim axes, or 0 for none. */
+static int
+rule_perm(const struct t2m_rule *r, int ndim, int *perm)
+{
+	int k;
+
+	switch (r ? r->kind : RK_IDENTITY) {
+	case RK_CONV:
+		if (ndim != r->spatial + 2)
+			return -1;
+		perm[0] = 0;
+		for (k = 1; k < ndim - 1; k++)
+			perm[k] = k + 1;
+		perm[ndim - 1] = 1;
+		return 1;
+	case RK_CONVT:
+		if (ndim != r->spatial + 2)
+			return -1;
+		for (k = 0; k < ndim - 1; k++)
+			perm[k] = k + 1;
+		perm[ndim - 1] = 0;
+		return 1;
+	case RK_BILINEAR:
+		if (ndim != 3)
+			return -1;
+		perm[0] = 0, perm[1] = 2, perm[2] = 1;
+		return 1;
+	case RK_LINEAR_T:
+		if (ndim != 2)
+			return -1;
+		perm[0] = 1, perm[1] = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* weight: permuted by the layer's rule. */
+static int
+permuted(struct t2m_xform *x, struct layer *L, uint32_t i, const int *perm)
+{
+	const struct t2m_tensor *t = &x->in->tensors[i];
+	uint64_t shape[T2M_MAXDIM];
+	struct t2m_buf a = { 0 };
+	char pj[256];
+	int inv[T2M_MAXDIM], k;
+	struct xjob *j;
+	int64_t o;
+
+	for (k = 0; k < t->ndim; k++) {
+		shape[k] = t->shape[perm[k]];
+		inv[perm[k]] = k;
+	}
+	if ((o = add_out(x, t->name, mlx_dtype(t->dtype), t->ndim, shape,
+	    t)) < 0 || set_attr(x, o, "module", L->path) < 0 ||
+	    set_attr(x, o, "rule", t2m_rule_kind_name(L->rule->kind)) < 0)
+		return -1;
+	if ((j = add_job(x, X_PERMUTE, &i, 1)) == NULL)
+		return -1;
+	j->out[0] = (uint32_t)o;
+	j->nout = 1;
+	j->permute = 1;
+	memcpy(j->perm, perm, sizeof(int) * (size_t)t->ndim);
+	perm_json(pj, sizeof pj, inv, t->ndim);
+	recipe(x, t->name, "\"from\":%s,\"perm\":[%s]%s", jstr(&a, t->name),
+	    pj, t->dtype == T2M_F64 ? ",\"dtype\":\"F64\"" : "");
+	consumed(x, t->name);
+	t2m_buf_free(&a);
+	return 0;
+}
+
+/* A layer's own view of its parameters. */
+static long
+param(const struct layer *L, const char *name)
+{
+	uint32_t k;
+
+	for (k = 0; k < L->n; k++)
+		if (strcmp(L->param[k], name) == 0)
+			return (long)L->t[k];
+	return -1;
+}
+
+static int
+mark_done(struct layer *L, uint32_t i, char *done)
+{
+	uint32_t k;
+
+	for (k = 0; k < L->n; k++)
+		if (L->t[k] == i)
+			done[k] = 1;
+	return 0;
+}
+
+/* weight = g * v / ||v||, then the layer's permute. */
+static int
+fold(struct t2m_xform *x, struct layer *L, uint32_t g, uint32_t v,
+    char *done)
+{
+	const struct t2m_tensor *tg = &x->in->tensors[g], *tv = &x->in->tensors[v];
+	uint64_t shape[T2M_MAXDIM];
+	int perm[T2M_MAXDIM], k, dim = -1, np;
+	struct t2m_buf name = { 0 };
+	uint32_t src[2] = { g, v };
+	struct xjob *j;
+	int64_t o;
+
+	if (!t2m_dtype_is_float(tv->dtype) || tg->dtype != tv->dtype ||
+	    (tg->ndim != tv->ndim && tg->ndim > 0))
+		return t2m_fail(x->err, "module '%s': weight norm tensors '%s' "
+		    "and '%s' do not match", L->path, tg->name, tv->name);
+	/* The axis g keeps is the one where its size is v's. */
+	for (k = 0; k < tg->ndim; k++)
+		if (tg->shape[k] != 1) {
+			if (tg->shape[k] != tv->shape[k] || dim >= 0)
+				return t2m_fail(x->err, "module '%s': weight "
+				    "norm magnitude '%s' has an unexpected "
+				    "shape", L->path, tg->name);
+			dim = k;
+		}
+	if (dim < 0 && tg->ndim > 0 && tv->shape[0] == 1)
+		dim = 0;
+	if ((np = rule_perm(L->rule, tv->ndim, perm)) < 0)
+		return t2m_fail(x->err, "module '%s' (%s): weight has %d "
+		    "dimensions", L->path, L->cls, tv->ndim);
+	for (k = 0; k < tv->ndim; k++)
+		shape[k] = np ? tv->shape[perm[k]] : tv->shape[k];
+	t2m_buf_str(&name, L->path);
+	t2m_buf_str(&name, *L->path ? ".weight" : "weight");
+	if (name.nomem)
+		return t2m_fail(x->err, "out of memory");
+	o = add_out(x, name.p, mlx_dtype(tv->dtype), tv->ndim, shape, NULL);
+	if (o < 0 || set_attr(x, o, "module", L->path) < 0 ||
+	    set_attr(x, o, "rule", "weight-norm") < 0 ||
+	    (j = add_job(x, X_FOLD, src, 2)) == NULL) {
+		t2m_buf_free(&name);
+		return -1;
+	}
+	j->out[0] = (uint32_t)o;
+	j->nout = 1;
+	j->fold_dim = dim;
+	if (np) {
+		j->permute = 1;
+		memcpy(j->perm, perm, sizeof(int) * (size_t)tv->ndim);
+	}
+	consumed(x, name.p);
+	t2m_buf_free(&name);
+	mark_done(L, g, done);
+	mark_done(L, v, done);
+	return hide(x, g, L->path) < 0 || hide(x, v, L->path) < 0 ? -1 : 0;
+}
+
+/* The recurrent layers: one MLX module per layer and direction. */
+static int
+recurrent(struct t2m_xform *x, struct layer *L, char *done)
+{
+	static const char *const wx[] = { "Wxh", "Wx", "Wx" };
+	static const char *const wh[] = { "Whh", "Wh", "Wh" };
+	const int gates[] = { 1, 4, 3 };
+	int kind = L->rule->kind - RK_RNN, layer, rev;
+	struct t2m_buf a = { 0 }, b = { 0 }, pre = { 0 }, nm = { 0 };
+	char p[64];
+	long wi, whh, bi, bh;
+	const struct t2m_tensor *ti, *th;
+	uint64_t H, shape[1];
+	struct xjob *j;
+	int64_t o, o2;
+	int rc = -1;
+
+	for (layer = 0; layer < 1000; layer++)
+		for (rev = 0; rev < 2; rev++) {
+			const char *sfx = rev ? "_reverse" : "";
+			snprintf(p, sizeof p, "weight_hr_l%d%s", layer, sfx);
+			if (param(L, p) >= 0) {
+				t2m_fail(x->err, "module '%s' (%s): proj_size "
+				    "has no MLX equivalent", L->path, L->cls);
+				goto out;
+			}
+			snprintf(p, sizeof p, "weight_ih_l%d%s", layer, sfx);
+			if ((wi = param(L, p)) < 0)
+				continue;
+			snprintf(p, sizeof p, "weight_hh_l%d%s", layer, sfx);
+			whh = param(L, p);
+			snprintf(p, sizeof p, "bias_ih_l%d%s", layer, sfx);
+			bi = param(L, p);
+			snprintf(p, sizeof p, "bias_hh_l%d%s", layer, sfx);
+			bh = param(L, p);
+			ti = &x->in->tensors[wi];
+			if (whh < 0 || (bi < 0) != (bh < 0) || ti->ndim != 2 ||
+			    ti->shape[0] % (uint64_t)gates[kind] != 0) {
+				t2m_fail(x->err, "module '%s' (%s): layer %d%s "
+				    "lacks tensors or has odd shapes", L->path,
+				    L->cls, layer, sfx);
+				goto out;
+			}
+			H = ti->shape[0] / (uint64_t)gates[kind];
+			pre.len = 0;
+			if (*L->path)
+				t2m_buf_printf(&pre, "%s.", L->path);
+			t2m_buf_printf(&pre, "%d%s.", layer, sfx);
+			nm.len = 0;
+			t2m_buf_printf(&nm, "%s%s", pre.p, wx[kind]);
+			if (keep(x, (uint32_t)wi, nm.p, t2m_rule_kind_name(
+			    L->rule->kind), L->path) < 0)
+				goto out;
+			nm.len = 0;
+			t2m_buf_printf(&nm, "%s%s", pre.p, wh[kind]);
+			if (keep(x, (uint32_t)whh, nm.p, t2m_rule_kind_name(
+			    L->rule->kind), L->path) < 0)
+				goto out;
+			mark_done(L, (uint32_t)wi, done);
+			mark_done(L, (uint32_t)whh, done);
+			if (bi < 0)
+				continue;
+			ti = &x->in->tensors[bi];
+			th = &x->in->tensors[bh];
+			if (ti->ndim != 1 || th->ndim != 1 ||
+			    ti->shape[0] != H * (uint64_t)gates[kind] ||
+			    th->shape[0] != ti->shape[0] ||
+			    ti->dtype != th->dtype ||
+			    !t2m_dtype_is_float(ti->dtype)) {
+				t2m_fail(x->err, "module '%s' (%s): biases of "
+				    "layer %d%s do not match", L->path, L->cls,
+				    layer, sfx);
+				goto out;
+			}
+			{
+				uint32_t src[2] = { (uint32_t)bi, (uint32_t)bh };
+				if ((j = add_job(x, kind == 2 ? X_GRU : X_SUM,
+				    src, 2)) == NULL)
+					goto out;
+			}
+			nm.len = 0;
+			t2m_buf_printf(&nm, "%s%s", pre.p, kind == 2 ? "b" :
+			    "bias");
+			shape[0] = ti->shape[0];
+			if ((o = add_out(x, nm.p, mlx_dtype(ti->dtype), 1, shape,
+			    NULL)) < 0 || set_attr(x, o, "module", L->path) < 0 ||
+			    set_attr(x, o, "rule", t2m_rule_kind_name(
+			    L->rule->kind)) < 0)
+				goto out;
+			consumed(x, nm.p);
+			j->out[j->nout++] = (uint32_t)o;
+			if (kind == 2) {
+				nm.len = 0;
+				t2m_buf_printf(&nm, "%sbhn", pre.p);
+				shape[0] = H;
+				if ((o2 = add_out(x, nm.p, mlx_dtype(ti->dtype),
+				    1, shape, NULL)) < 0 ||
+				    set_attr(x, o2, "module", L->path) < 0 ||
+				    set_attr(x, o2, "rule", "gru") < 0)
+					goto out;
+				consumed(x, nm.p);
+				j->out[j->nout++] = (uint32_t)o2;
+			}
+			if (hide(x, (uint32_t)bi, L->path) < 0 ||
+			    hide(x, (uint32_t)bh, L->path) < 0)
+				goto out;
+			mark_done(L, (uint32_t)bi, done);
+			mark_done(L, (uint32_t)bh, done);
+		}
+	rc = 0;
+out:
+	t2m_buf_free(&a);
+	t2m_buf_free(&b);
+	t2m_buf_free(&pre);
+	t2m_buf_free(&nm);
+	return rc;
+}
+
+/* MultiheadAttention: in_proj cut in three, q/k/v_proj_weight renamed. */
+static int
+attention(struct t2m_xform *x, struct layer *L, char *done)
+{
+	static const char *const part[] = { "query_proj", "key_proj",
+	    "value_proj" };
+	static const char *const qkv[] = { "q_proj_weight", "k_proj_weight",
+	    "v_proj_weight" };
+	const char *which[] = { "in_proj_weight", "in_proj_bias" };
+	struct t2m_buf nm = { 0 }, rj = { 0 }, one = { 0 };
+	const struct t2m_tensor *t;
+	uint64_t shape[2], rowbytes;
+	int64_t o;
+	long i;
+	int w, k, rc = -1;
+
+	if (param(L, "bias_k") >= 0 || param(L, "bias_v") >= 0) {
+		t2m_fail(x->err, "module '%s' (%s): bias_k and bias_v "
+		    "(add_bias_kv) have no MLX equivalent", L->path, L->cls);
+		goto out;
+	}
+	for (w = 0; w < 2; w++) {
+		if ((i = param(L, which[w])) < 0)
+			continue;
+		t = &x->in->tensors[i];
+		if (t->ndim != 2 - w || t->shape[0] % 3 != 0) {
+			t2m_fail(x->err, "module '%s' (%s): %s has shape that "
+			    "cannot be cut in three", L->path, L->cls, t->name);
+			goto out;
+		}
+		shape[0] = t->shape[0] / 3;
+		shape[1] = w == 0 ? t->shape[1] : 1;
+		rowbytes = t->nbytes / 3;
+		rj.len = 0;
+		for (k = 0; k < 3; k++) {
+			nm.len = 0;
+			if (*L->path)
+				t2m_buf_printf(&nm, "%s.", L->path);
+			t2m_buf_printf(&nm, "%s.%s", part[k], w ? "bias" :
+			    "weight");
+			if ((o = add_out(x, nm.p, mlx_dtype(t->dtype), t->ndim,
+			    shape, t)) < 0 || stream(x, (uint32_t)i, o,
+			    rowbytes * (uint64_t)k) < 0 ||
+			    set_attr(x, o, "module", L->path) < 0 ||
+			    set_attr(x, o, "rule", "multihead-attention") < 0)
+				goto out;
+			t2m_buf_str(&rj, k ? "," : "");
+			t2m_buf_str(&rj, jstr(&one, nm.p));
+			consumed(x, nm.p);
+		}
+		recipe(x, t->name, "\"concat\":[%s]%s", rj.p,
+		    t->dtype == T2M_F64 ? ",\"dtype\":\"F64\"" : "");
+		mark_done(L, (uint32_t)i, done);
+	}
+	for (k = 0; k < 3; k++) {
+		if ((i = param(L, qkv[k])) < 0)
+			continue;
+		nm.len = 0;
+		if (*L->path)
+			t2m_buf_printf(&nm, "%s.", L->path);
+		t2m_buf_printf(&nm, "%s.weight", part[k]);
+		if (keep(x, (uint32_t)i, nm.p, "multihead-attention",
+		    L->path) < 0)
+			goto out;
+		mark_done(L, (uint32_t)i, done);
+	}
+	rc = 0;
+out:
+	t2m_buf_free(&nm);
+	t2m_buf_free(&rj);
+	t2m_buf_free(&one);
+	return rc;
+}
+
+static int
+apply_layer(struct t2m_xform *x, struct layer *L)
+{
+	const struct t2m_rule *r = L->rule;
+	int kind = r ? r->kind : RK_IDENTITY, perm[T2M_MAXDIM], np;
+	const char *rname = r ? t2m_rule_kind_name(kind) : "none";
+	char *done;
+	long g, v;
+	uint32_t k;
+	int rc = -1;
+
+	if ((done = calloc(L->n + 1, 1)) == NULL)
+		return t2m_fail(x->err, "out of memory");
+	/* Weight norm, old and new style, folds into weight first. */
+	if ((g = param(L, "weight_g")) >= 0 && (v = param(L, "weight_v")) >= 0 &&
+	    fold(x, L, (uint32_t)g, (uint32_t)v, done) < 0)
+		goto out;
+	if ((g = param(L, "parametrizations.weight.original0")) >= 0 &&
+	    (v = param(L, "parametrizations.weight.original1")) >= 0 &&
+	    fold(x, L, (uint32_t)g, (uint32_t)v, done) < 0)
+		goto out;
+	if (kind == RK_MHA && attention(x, L, done) < 0)
+		goto out;
+	if ((kind == RK_RNN || kind == RK_LSTM || kind == RK_GRU) &&
+	    recurrent(x, L, done) < 0)
+		goto out;
+	for (k = 0; k < L->n; k++) {
+		const char *p = L->param[k];
+		const struct t2m_tensor *t = &x->in->tensors[L->t[k]];
+		if (done[k])
+			continue;
+		if ((kind == RK_BATCHNORM && strcmp(p, "num_batches_tracked") ==
+		    0) || (kind == RK_INSTANCENORM &&
+		    (strcmp(p, "running_mean") == 0 ||
+		    strcmp(p, "running_var") == 0 ||
+		    strcmp(p, "num_batches_tracked") == 0))) {
+			if (hide(x, L->t[k], L->path) < 0)
+				goto out;
+			continue;
+		}
+		if (strcmp(p, "weight") == 0 &&
+		    (np = rule_perm(r, t->ndim, perm)) != 0) {
+			if (np < 0) {
+				t2m_fail(x->err, "module '%s' (%s): weight has "
+				    "%d dimensions", L->path, L->cls, t->ndim);
+				goto out;
+			}
+			if (permuted(x, L, L->t[k], perm) < 0)
+				goto out;
+			continue;
+		}
+		if (keep(x, L->t[k], t->name, rname, L->path) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(done);
+	return rc;
+}
+
+/* ---- where classes come from ---- */
+
+/* The owner of a tensor: its module's path, and its name there. */
+static void
+owner_of(const char *name, size_t *plen, const char **param_name)
+{
+	const char *pz = strstr(name, ".parametrizations.");
+	const char *dot;
+
+	if (strncmp(name, "parametrizations.", 17) == 0) {
+		*plen = 0;
+		*param_name = name;
+		return;
+	}
+	if (pz) {
+		*plen = (size_t)(pz - name);
+		*param_name = pz + 1;
+		return;
+	}
+	dot = strrchr(name, '.');
+	*plen = dot ? (size_t)(dot - name) : 0;
+	*param_name = dot ? dot + 1 : name;
+}
+
+/* A class from the module tree in the file; "Parametrized" subclasses
+ * (torch's weight norm) stand for their base. */
+static const char *
+file_class(struct t2m_xform *x, const char *path)
+{
+	const struct t2m_manifest *m = x->in;
+	uint32_t k;
+
+	for (k = 0; k < m->nmodules; k++)
+		if (strcmp(m->modules[k].path, path) == 0)
+			return t2m_attrs_get(&m->modules[k].attrs, "class");
+	return NULL;
+}
+
+static const char *
+map_class(struct t2m_xform *x, const char *path)
+{
+	const cJSON *v;
+
+	if (x->types == NULL || x->types->map == NULL)
+		return NULL;
+	v = cJSON_GetObjectItemCaseSensitive(x->types->map, path);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* What an HF config.json's model_type tells: GPT-2's Conv1D layers. */
+static const char *
+config_class(struct t2m_xform *x, const char *path)
+{
+	static const char *const conv1d_models[] = {
+		"gpt2", "openai-gpt", "imagegpt", "decision_transformer"
+	};
+	static const char *const conv1d_names[] = {
+		".attn.c_attn", ".attn.c_proj", ".mlp.c_fc", ".mlp.c_proj",
+		".crossattention.c_attn", ".crossattention.c_proj",
+		".crossattention.q_attn"
+	};
+	const char *mt = x->types ? x->types->model_type : NULL;
+	size_t k, n = strlen(path), s;
+	int hit = 0;
+
+	if (mt == NULL)
+		return NULL;
+	for (k = 0; k < sizeof conv1d_models / sizeof conv1d_models[0]; k++)
+		hit |= strcmp(mt, conv1d_models[k]) == 0;
+	if (!hit)
+		return NULL;
+	for (k = 0; k < sizeof conv1d_names / sizeof conv1d_names[0]; k++) {
+		s = strlen(conv1d_names[k]);
+		if (n >= s && strcmp(path + n - s, conv1d_names[k]) == 0)
+			return "transformers.pytorch_utils.Conv1D";
+	}
+	return NULL;
+}
+
+/* Last: what the parameters' names and shapes suggest. */
+static const char *
+guess_class(struct t2m_xform *x, struct layer *L)
+{
+	static const char *const conv[] = {
+		"torch.nn.modules.conv.Conv1d", "torch.nn.modules.conv.Conv2d",
+		"torch.nn.modules.conv.Conv3d"
+	};
+	const struct t2m_tensor *t, *u;
+	long w = param(L, "weight"), k;
+
+	if (param(L, "in_proj_weight") >= 0 || param(L, "q_proj_weight") >= 0)
+		return "torch.nn.modules.activation.MultiheadAttention";
+	if ((k = param(L, "weight_ih_l0")) >= 0 &&
+	    (w = param(L, "weight_hh_l0")) >= 0) {
+		t = &x->in->tensors[k];
+		u = &x->in->tensors[w];
+		if (t->ndim == 2 && u->ndim == 2 && u->shape[1] > 0) {
+			if (t->shape[0] == 4 * u->shape[1])
+				return "torch.nn.modules.rnn.LSTM";
+			if (t->shape[0] == 3 * u->shape[1])
+				return "torch.nn.modules.rnn.GRU";
+			if (t->shape[0] == u->shape[1])
+				return "torch.nn.modules.rnn.RNN";
+		}
+		return NULL;
+	}
+	if (w < 0 && (k = param(L, "weight_v")) >= 0)
+		w = k;
+	if (w < 0 && (k = param(L, "parametrizations.weight.original1")) >= 0)
+		w = k;
+	if (param(L, "running_mean") >= 0 && param(L, "running_var") >= 0)
+		return "torch.nn.modules.batchnorm.BatchNorm";
+	if (w < 0)
+		return "torch.nn.Module";	/* parameters of their own */
+	t = &x->in->tensors[w];
+	if (t->ndim >= 3 && t->ndim <= 5) {
+		xwarn(x, "'%s': a %d-D weight, taken as %s; a ConvTranspose "
+		    "would need another layout (give a type map with -m)",
+		    t->name, t->ndim, strrchr(conv[t->ndim - 3], '.') + 1);
+		return conv[t->ndim - 3];
+	}
+	if (t->ndim == 2)
+		return strstr(L->path, "emb") || strstr(L->path, "wte") ||
+		    strstr(L->path, "wpe") ? "torch.nn.modules.sparse.Embedding" :
+		    "torch.nn.modules.linear.Linear";
+	if (t->ndim == 1)
+		return "torch.nn.modules.normalization.LayerNorm";
+	return "torch.nn.Module";
+}
+
+/* The rule for a class, looking through weight norm's Parametrized. */
+static const struct t2m_rule *
+rule_of(const char *cls)
+{
+	const struct t2m_rule *r;
+	const char *dot = strrchr(cls, '.');
+	char buf[256];
+
+	if ((r = t2m_rule_for(cls)) != NULL)
+		return r;
+	if (dot && strncmp(dot + 1, "Parametrized", 12) == 0) {
+		snprintf(buf, sizeof buf, "torch.nn.%s", dot + 13);
+		return t2m_rule_for(buf);
+	}
+	if (strcmp(cls, "torch.nn.modules.batchnorm.BatchNorm") == 0)
+		return t2m_rule_for("torch.nn.BatchNorm2d");
+	return NULL;
+}
+
+static int
+resolve(struct t2m_xform *x, struct layer *L)
+{
+	const char *c;
+
+	if ((c = file_class(x, L->path)) != NULL)
+		L->provenance = "file";
+	else if ((c = map_class(x, L->path)) != NULL)
+		L->provenance = "map";
+	else if ((c = config_class(x, L->path)) != NULL)
+		L->provenance = "config";
+	else if ((c = guess_class(x, L)) != NULL)
+		L->provenance = "inferred";
+	else
+		return t2m_fail(x->err, "module '%s': no class fits its "
+		    "tensors; give one with a type map (-m)", L->path);
+	L->cls = c;
+	L->rule = rule_of(c);
+	return 0;
+}
+
+static int
+group(struct t2m_xform *x)
+{
+	const struct t2m_manifest *m = x->in;
+	const char *pname;
+	struct layer *L;
+	char *path;
+	size_t plen;
+	uint32_t i;
+	long k;
+
+	for (i = 0; i < m->ntensors; i++) {
+		owner_of(m->tensors[i].name, &plen, &pname);
+		if ((path = strndup(m->tensors[i].name, plen)) == NULL)
+			return t2m_fail(x->err, "out of memory");
+		if ((k = t2m_strmap_get(&x->bypath, path)) < 0) {
+			if (grow((void **)&x->layers, &x->caplayers,
+			    x->nlayers + 1, sizeof *x->layers) < 0) {
+				free(path);
+				return t2m_fail(x->err, "out of memory");
+			}
+			L = &x->layers[x->nlayers];
+			memset(L, 0, sizeof *L);
+			L->path = path;
+			if (t2m_strmap_put(&x->bypath, L->path, x->nlayers) < 0)
+				return t2m_fail(x->err, "out of memory");
+			k = x->nlayers++;
+		} else {
+			free(path);
+		}
+		L = &x->layers[k];
+		if (grow((void **)&L->t, &L->cap, L->n + 1, sizeof *L->t) < 0 ||
+		    (L->param = realloc(L->param, L->cap *
+		    sizeof *L->param)) == NULL)
+			return t2m_fail(x->err, "out of memory");
+		L->t[L->n] = i;
+		L->param[L->n++] = (char *)pname;
+	}
+	return 0;
+}
+
+/* Module attributes: what each layer is, for t2m-analyze and people. */
+static int
+describe(struct t2m_xform *x, const struct layer *L)
+{
+	struct t2m_module *mod = NULL;
+	uint32_t k;
+
+	for (k = 0; k < x->out->nmodules; k++)
+		if (strcmp(x->out->modules[k].path, L->path) == 0)
+			mod = &x->out->modules[k];
+	if (mod == NULL && (mod = t2m_manifest_add_module(x->out, L->path,
+	    x->err)) == NULL)
+		return -1;
+	if (t2m_attrs_set(x->out, &mod->attrs, "class", L->cls, x->err) < 0 ||
+	    t2m_attrs_set(x->out, &mod->attrs, "provenance", L->provenance,
+	    x->err) < 0 ||
+	    t2m_attrs_set(x->out, &mod->attrs, "rule", L->rule ?
+	    t2m_rule_kind_name(L->rule->kind) : "none", x->err) < 0)
+		return -1;
+	if (L->rule && L->rule->mlx && t2m_attrs_set(x->out, &mod->attrs,
+	    "mlx", L->rule->mlx, x->err) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+copy_maps(struct t2m_xform *x, int reverse)
+{
+	const struct t2m_manifest *m = x->in;
+	uint32_t k, a;
+	struct t2m_module *mod;
+
+	for (k = 0; k < m->info.n; k++)
+		if (t2m_attrs_set(x->out, &x->out->info, m->info.kv[k].key,
+		    m->info.kv[k].val, x->err) < 0)
+			return -1;
+	for (k = 0; k < m->meta.n; k++) {
+		if (reverse && strncmp(m->meta.kv[k].key, "t2m.", 4) == 0)
+			continue;
+		if (t2m_attrs_set(x->out, &x->out->meta, m->meta.kv[k].key,
+		    m->meta.kv[k].val, x->err) < 0)
+			return -1;
+	}
+	for (k = 0; k < m->nmodules; k++) {
+		if ((mod = t2m_manifest_add_module(x->out, m->modules[k].path,
+		    x->err)) == NULL)
+			return -1;
+		for (a = 0; a < m->modules[k].attrs.n; a++) {
+			const char *key = m->modules[k].attrs.kv[a].key;
+			if (reverse && (strcmp(key, "provenance") == 0 ||
+			    strcmp(key, "rule") == 0 || strcmp(key, "mlx") == 0))
+				continue;
+			if (t2m_attrs_set(x->out, &mod->attrs, key,
+			    m->modules[k].attrs.kv[a].val, x->err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Put the recipes in the metadata, cut into pieces values can hold. */
+static int
+store_recipes(struct t2m_xform *x)
+{
+	struct t2m_buf all = { 0 };
+	char key[32], *piece;
+	size_t at, n;
+	int k;
+
+	t2m_buf_str(&all, "{\"recipes\":");
+	t2m_buf_str(&all, x->nrecipes ? x->recipes.p : "{");
+	t2m_buf_str(&all, "},\"consumed\":");
+	t2m_buf_str(&all, x->nconsumed ? x->consumed.p : "[");
+	t2m_buf_str(&all, "]}");
+	if (all.nomem || x->recipes.nomem || x->consumed.nomem)
+		return t2m_fail(x->err, "out of memory");
+	for (at = 0, k = 1; at < all.len; at += n, k++) {
+		n = all.len - at < RECIPE_PIECE ? all.len - at : RECIPE_PIECE;
+		/* Never cut a UTF-8 sequence. */
+		while (at + n < all.len && (all.p[at + n] & 0xC0) == 0x80)
+			n--;
+		if (k == 1)
+			snprintf(key, sizeof key, "t2m.reverse");
+		else
+			snprintf(key, sizeof key, "t2m.reverse.%d", k);
+		if ((piece = strndup(all.p + at, n)) == NULL ||
+		    t2m_attrs_set(x->out, &x->out->meta, key, piece, x->err) < 0) {
+			free(piece);
+			t2m_buf_free(&all);
+			return piece ? -1 : t2m_fail(x->err, "out of memory");
+		}
+		free(piece);
+	}
+	t2m_buf_free(&all);
+	return t2m_attrs_set(x->out, &x->out->meta, "t2m.layout", "mlx",
+	    x->err);
+}
+
+static int
+plan_forward(struct t2m_xform *x)
+{
+	uint32_t k;
+
+	if (group(x) < 0)
+		return -1;
+	for (k = 0; k < x->nlayers; k++)
+		if (resolve(x, &x->layers[k]) < 0 ||
+		    apply_layer(x, &x->layers[k]) < 0 ||
+		    describe(x, &x->layers[k]) < 0)
+			return -1;
+	return store_recipes(x);
+}
+
+/* Pass every tensor as it is (already converted, or -r of a plain one). */
+static int
+plan_identity(struct t2m_xform *x)
+{
+	const struct t2m_manifest *m = x->in;
+	uint32_t k;
+	int64_t o;
+
+	for (k = 0; k < m->ntensors; k++)
+		if ((o = add_out(x, m->tensors[k].name, m->tensors[k].dtype,
+		    m->tensors[k].ndim, m->tensors[k].shape,
+		    &m->tensors[k])) < 0 || stream(x, k, o, 0) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- the way back ---- */
+
+static cJSON *
+load_recipes(struct t2m_xform *x)
+{
+	struct t2m_buf all = { 0 };
+	const char *v;
+	char key[32];
+	cJSON *j;
+	int k;
+
+	for (k = 1;; k++) {
+		if (k == 1)
+			snprintf(key, sizeof key, "t2m.reverse");
+		else
+			snprintf(key, sizeof key, "t2m.reverse.%d", k);
+		if ((v = t2m_attrs_get(&x->in->meta, key)) == NULL)
+			break;
+		t2m_buf_str(&all, v);
+	}
+	if (all.nomem) {
+		t2m_fail(x->err, "out of memory");
+		return NULL;
+	}
+	j = all.p ? cJSON_Parse(all.p) : NULL;
+	t2m_buf_free(&all);
+	if (j == NULL || !cJSON_IsObject(cJSON_GetObjectItem(j, "recipes")) ||
+	    !cJSON_IsArray(cJSON_GetObjectItem(j, "consumed"))) {
+		cJSON_Delete(j);
+		t2m_fail(x->err, "the t2m.reverse metadata is damaged");
+		return NULL;
+	}
+	return j;
+}
+
+static long
+input_named(struct t2m_xform *x, const cJSON *v)
+{
+	long k;
+
+	if (!cJSON_IsString(v) || (k = t2m_manifest_find(x->in,
+	    v->valuestring)) < 0)
+		return -1;
+	return k;
+}
+
+static int
+plan_reverse(struct t2m_xform *x)
+{
+	const struct t2m_manifest *m = x->in;
+	cJSON *j, *r, *from, *perm, *cat, *dt, *e;
+	struct t2m_strmap used = { 0 };
+	uint64_t shape[T2M_MAXDIM];
+	int p[T2M_MAXDIM], k, n, dtype, rc = -1;
+	uint32_t i, src[3];
+	struct xjob *job;
+	long s;
+	int64_t o;
+
+	if ((j = load_recipes(x)) == NULL)
+		return -1;
+	/* Tensors that recipes read, or that forward made: not originals. */
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "consumed"))
+		if (cJSON_IsString(e) && t2m_strmap_put(&used, e->valuestring,
+		    1) < 0)
+			goto nomem;
+	for (i = 0; i < m->ntensors; i++) {
+		const struct t2m_tensor *t = &m->tensors[i];
+		const char *hidden = t2m_attrs_get(&t->attrs, "t2m.hidden");
+		if (t2m_strmap_get(&used, t->name) >= 0 && hidden == NULL)
+			continue;
+		if ((o = add_out(x, t->name, t->dtype, t->ndim, t->shape,
+		    NULL)) < 0 || stream(x, i, o, 0) < 0)
+			goto out;
+		for (k = 0; k < (int)t->attrs.n; k++) {
+			const char *key = t->attrs.kv[k].key;
+			if (strcmp(key, "t2m.hidden") == 0 ||
+			    strcmp(key, "module") == 0 ||
+			    strcmp(key, "rule") == 0 || strcmp(key, "cast") == 0)
+				continue;
+			if (set_attr(x, o, key, t->attrs.kv[k].val) < 0)
+				goto out;
+		}
+	}
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(j, "recipes")) {
+		from = cJSON_GetObjectItem(r, "from");
+		perm = cJSON_GetObjectItem(r, "perm");
+		cat = cJSON_GetObjectItem(r, "concat");
+		dt = cJSON_GetObjectItem(r, "dtype");
+		dtype = 0;
+		if (dt && (!cJSON_IsString(dt) || (dtype = t2m_dtype_lookup(
+		    dt->valuestring, strlen(dt->valuestring))) == 0))
+			goto damaged;
+		if (cat) {
+			n = cJSON_GetArraySize(cat);
+			if (!cJSON_IsArray(cat) || n != 3)
+				goto damaged;
+			for (k = 0; k < 3; k++)
+				if ((s = input_named(x, cJSON_GetArrayItem(cat,
+				    k))) < 0)
+					goto damaged;
+				else
+					src[k] = (uint32_t)s;
+			memcpy(shape, m->tensors[src[0]].shape,
+			    sizeof(uint64_t) * (size_t)m->tensors[src[0]].ndim);
+			shape[0] *= 3;
+			if ((o = add_out(x, r->string, dtype ? dtype :
+			    m->tensors[src[0]].dtype, m->tensors[src[0]].ndim,
+			    shape, NULL)) < 0 ||
+			    (job = add_job(x, X_CONCAT, src, 3)) == NULL)
+				goto out;
+			job->out[job->nout++] = (uint32_t)o;
+			continue;
+		}
+		if ((s = input_named(x, from)) < 0)
+			goto damaged;
+		i = (uint32_t)s;
+		n = m->tensors[i].ndim;
+		if (perm) {
+			if (!cJSON_IsArray(perm) || cJSON_GetArraySize(perm) != n)
+				goto damaged;
+			for (k = 0; k < n; k++) {
+				e = cJSON_GetArrayItem(perm, k);
+				if (!cJSON_IsNumber(e) || e->valueint < 0 ||
+				    e->valueint >= n)
+					goto damaged;
+				p[k] = e->valueint;
+				shape[k] = m->tensors[i].shape[p[k]];
+			}
+			if ((o = add_out(x, r->string, dtype ? dtype :
+			    m->tensors[i].dtype, n, shape, NULL)) < 0 ||
+			    (job = add_job(x, X_PERMUTE, &i, 1)) == NULL)
+				goto out;
+			job->out[job->nout++] = (uint32_t)o;
+			job->permute = 1;
+			memcpy(job->perm, p, sizeof(int) * (size_t)n);
+			continue;
+		}
+		if ((o = add_out(x, r->string, dtype ? dtype :
+		    m->tensors[i].dtype, n, m->tensors[i].shape, NULL)) < 0 ||
+		    stream(x, i, o, 0) < 0)
+			goto out;
+	}
+	rc = 0;
+	goto out;
+damaged:
+	t2m_fail(x->err, "the t2m.reverse recipe for '%s' is damaged or names "
+	    "tensors the stream lacks", r && r->string ? r->string : "?");
+	goto out;
+nomem:
+	t2m_fail(x->err, "out of memory");
+out:
+	t2m_strmap_free(&used);
+	cJSON_Delete(j);
+	return rc;
+}
+
+struct t2m_xform *
+t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_types *types,
+    int reverse, void (*warn)(void *, const char *), void *warn_ctx,
+    const struct t2m_manifest **out, t2m_error *err)
+{
+	struct t2m_xform *x;
+	const char *layout = t2m_attrs_get(&m->meta, "t2m.layout");
+	int rc;
+
+	if ((x = calloc(1, sizeof *x)) == NULL ||
+	    (x->out = t2m_manifest_new()) == NULL ||
+	    (x->ins = calloc(m->ntensors + 1, sizeof *x->ins)) == NULL) {
+		t2m_xform_free(x);
+		t2m_fail(err, "out of memory");
+		return NULL;
+	}
+	x->in = m;
+	x->types = types;
+	x->warn = warn;
+	x->warn_ctx = warn_ctx;
+	x->err = err;
+	if (copy_maps(x, reverse) < 0) {
+		t2m_xform_free(x);
+		return NULL;
+	}
+	if (reverse) {
+		if (layout == NULL || strcmp(layout, "mlx") != 0) {
+			t2m_xform_free(x);
+			t2m_fail(err, "the stream is not in MLX layout (no "
+			    "t2m.layout metadata): nothing to reverse");
+			return NULL;
+		}
+		rc = plan_reverse(x);
+	} else if (layout && strcmp(layout, "mlx") == 0) {
+		/* Converted already: converting again changes nothing. */
+		rc = plan_identity(x);
+	} else {
+		rc = plan_forward(x);
+	}
+	if (rc < 0) {
+		t2m_xform_free(x);
+		return NULL;
+	}
+	*out = x->out;
+	return x;
+}
+
+void
+t2m_xform_free(struct t2m_xform *x)
+{
+	uint32_t k;
+
+	if (x == NULL)
+		return;
+	for (k = 0; x->in && x->ins && k < x->in->ntensors; k++) {
+		free(x->ins[k].buf);
+		free(x->ins[k].pass);
+		free(x->ins[k].jobs);
+	}
+	for (k = 0; k < x->nlayers; k++) {
+		free(x->layers[k].path);
+		free(x->layers[k].t);
+		free(x->layers[k].param);
+	}
+	free(x->layers);
+	free(x->ins);
+	free(x->outs);
+	free(x->jobs);
+	t2m_strmap_free(&x->bypath);
+	t2m_buf_free(&x->recipes);
+	t2m_buf_free(&x->consumed);
+	t2m_manifest_free(x->out);
+	free(x);
+}
+
+/* ---- running it ---- */
+
+/* Write n bytes of output o, casting from sdtype to its dtype. */
+static int
+put(struct t2m_xform *x, struct t2m_writer *w, uint32_t o, int sdtype,
+    const unsigned char *p, size_t n, t2m_error *err)
+{
+	struct xout *xo = &x->outs[o];
+	int ddtype = x->out->tensors[o].dtype;
+	unsigned char tmp[8192];
+	size_t ss, ds, k, m, take;
+
+	if (sdtype == ddtype)
+		return t2m_writer_data(w, o, p, n, err);
+	/* F64 <-> F32: whole elements, a partial one carried over. */
+	ss = t2m_dtype_bits(sdtype) / 8;
+	ds = t2m_dtype_bits(ddtype) / 8;
+	while (n > 0) {
+		if (xo->ncarry || n < ss) {
+			take = ss - xo->ncarry < n ? ss - xo->ncarry : n;
+			memcpy(xo->carry + xo->ncarry, p, take);
+			xo->ncarry += take;
+			p += take;
+			n -= take;
+			if (xo->ncarry < ss)
+				break;
+			t2m_set_float(tmp, ddtype, 0, t2m_get_float(xo->carry,
+			    sdtype, 0));
+			xo->ncarry = 0;
+			if (t2m_writer_data(w, o, tmp, ds, err) < 0)
+				return -1;
+			continue;
+		}
+		m = n / ss;
+		if (m > sizeof tmp / 8)
+			m = sizeof tmp / 8;
+		for (k = 0; k < m; k++)
+			t2m_set_float(tmp, ddtype, k, t2m_get_float(p, sdtype, k));
+		if (t2m_writer_data(w, o, tmp, m * ds, err) < 0)
+			return -1;
+		p += m * ss;
+		n -= m * ss;
+	}
+	return 0;
+}
+
+/* Write a whole computed tensor (in dtype sdtype) to output o. */
+static int
+put_all(struct t2m_xform *x, struct t2m_writer *w, uint32_t o, int sdtype,
+    const unsigned char *p, uint64_t n, t2m_error *err)
+{
+	size_t k;
+
+	while (n > 0) {
+		k = n > ((size_t)1 << 20) ? (size_t)1 << 20 : (size_t)n;
+		if (put(x, w, o, sdtype, p, k, err) < 0)
+			return -1;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static int
+run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
+    t2m_error *err)
+{
+	const struct t2m_tensor *a = &x->in->tensors[j->src[0]];
+	const struct t2m_tensor *b = j->nsrc > 1 ?
+	    &x->in->tensors[j->src[1]] : NULL;
+	unsigned char *pa = x->ins[j->src[0]].buf, *pb = b ?
+	    x->ins[j->src[1]].buf : NULL, *tmp = NULL, *res;
+	uint64_t n, k, H, outer, inner, i, d;
+	double s, norm;
+	int rc = -1, dt = a->dtype, dim;
+	size_t esz = t2m_dtype_bits(dt) / 8;
+
+	switch (j->op) {
+	case X_PERMUTE:
+		if ((tmp = malloc(a->nbytes ? a->nbytes : 1)) == NULL)
+			goto nomem;
+		t2m_permute(tmp, pa, a->ndim, a->shape, j->perm, esz);
+		rc = put_all(x, w, j->out[0], dt, tmp, a->nbytes, err);
+		break;
+	case X_SUM:
+		/* RNN and LSTM: bias = bias_ih + bias_hh */
+		n = a->nbytes / esz;
+		if ((tmp = malloc(a->nbytes ? a->nbytes : 1)) == NULL)
+			goto nomem;
+		for (k = 0; k < n; k++)
+			t2m_set_float(tmp, dt, k, t2m_get_float(pa, dt, k) +
+			    t2m_get_float(pb, dt, k));
+		rc = put_all(x, w, j->out[0], dt, tmp, a->nbytes, err);
+		break;
+	case X_GRU:
+		/* b = [ih[:2H] + hh[:2H], ih[2H:]], bhn = hh[2H:] */
+		n = a->nbytes / esz;
+		H = n / 3;
+		if ((tmp = malloc(a->nbytes ? a->nbytes : 1)) == NULL)
+			goto nomem;
+		for (k = 0; k < n; k++)
+			t2m_set_float(tmp, dt, k, k < 2 * H ?
+			    t2m_get_float(pa, dt, k) + t2m_get_float(pb, dt, k) :
+			    t2m_get_float(pa, dt, k));
+		if (put_all(x, w, j->out[0], dt, tmp, a->nbytes, err) < 0 ||
+		    put_all(x, w, j->out[1], dt, pb + 2 * H * esz, H * esz,
+		    err) < 0)
+			break;
+		rc = 0;
+		break;
+	case X_FOLD: {
+		/* weight = g * v / ||v||, the norm over all axes but dim */
+		const struct t2m_tensor *v = b;
+		unsigned char *pv = pb, *pg = pa;
+		dim = j->fold_dim;
+		esz = t2m_dtype_bits(v->dtype) / 8;
+		dt = v->dtype;
+		n = v->nbytes / esz;
+		outer = 1;
+		inner = 1;
+		for (d = 0; d < (uint64_t)v->ndim; d++) {
+			if ((int)d < dim)
+				outer *= v->shape[d];
+			else if ((int)d > dim)
+				inner *= v->shape[d];
+		}
+		if ((tmp = malloc(v->nbytes ? v->nbytes : 1)) == NULL)
+			goto nomem;
+		if (dim < 0) {
+			for (s = 0, k = 0; k < n; k++)
+				s += t2m_get_float(pv, dt, k) *
+				    t2m_get_float(pv, dt, k);
+			norm = sqrt(s);
+			for (k = 0; k < n; k++)
+				t2m_set_float(tmp, dt, k, t2m_get_float(pg, dt,
+				    0) * t2m_get_float(pv, dt, k) / norm);
+		} else {
+			uint64_t D = v->shape[dim], o2, c, q;
+			for (c = 0; c < D; c++) {
+				for (s = 0, o2 = 0; o2 < outer; o2++)
+					for (q = 0; q < inner; q++) {
+						i = (o2 * D + c) * inner + q;
+						s += t2m_get_float(pv, dt, i) *
+						    t2m_get_float(pv, dt, i);
+					}
+				norm = sqrt(s);
+				for (o2 = 0; o2 < outer; o2++)
+					for (q = 0; q < inner; q++) {
+						i = (o2 * D + c) * inner + q;
+						t2m_set_float(tmp, dt, i,
+						    t2m_get_float(pg, dt, c) *
+						    t2m_get_float(pv, dt, i) /
+						    norm);
+					}
+			}
+		}
+		res = tmp;
+		if (j->permute) {
+			if ((res = malloc(v->nbytes ? v->nbytes : 1)) == NULL)
+				goto nomem;
+			t2m_permute(res, tmp, v->ndim, v->shape, j->perm, esz);
+		}
+		rc = put_all(x, w, j->out[0], dt, res, v->nbytes, err);
+		if (res != tmp)
+			free(res);
+		break;
+	}
+	case X_CONCAT:
+		for (k = 0; k < 3; k++) {
+			const struct t2m_tensor *t = &x->in->tensors[j->src[k]];
+			if (put_all(x, w, j->out[0], t->dtype,
+			    x->ins[j->src[k]].buf, t->nbytes, err) < 0)
+				goto out;
+		}
+		rc = 0;
+		break;
+	}
+	goto out;
+nomem:
+	t2m_fail(err, "out of memory");
+out:
+	free(tmp);
+	return rc;
+}
+
+int
+t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
+    const void *p, size_t n, t2m_error *err)
+{
+	struct xin *in = &x->ins[index];
+	const struct t2m_tensor *t = &x->in->tensors[index];
+	uint64_t at = in->have, from, to, end;
+	struct xjob *j;
+	struct xout *o;
+	uint32_t k, s;
+
+	/* Streamed outputs: the part of these bytes each one takes. */
+	for (k = 0; k < in->npass; k++) {
+		const struct t2m_tensor *ot = &x->out->tensors[in->pass[k]];
+		o = &x->outs[in->pass[k]];
+		/* Its span of the input: its own size, or as many elements
+		 * of the input's type when it is cast. */
+		end = o->begin + (o->sdtype == ot->dtype ? ot->nbytes :
+		    ot->nbytes / (t2m_dtype_bits(ot->dtype) / 8) *
+		    (t2m_dtype_bits(o->sdtype) / 8));
+		from = at > o->begin ? at : o->begin;
+		to = at + n < end ? at + n : end;
+		if (from < to && put(x, w, in->pass[k], o->sdtype,
+		    (const unsigned char *)p + (from - at), (size_t)(to - from),
+		    err) < 0)
+			return -1;
+	}
+	if (in->njobs) {
+		if (in->buf == NULL && (in->buf = malloc(t->nbytes ?
+		    t->nbytes : 1)) == NULL)
+			return t2m_fail(err, "out of memory holding tensor "
+			    "'%s' (%llu bytes)", t->name,
+			    (unsigned long long)t->nbytes);
+		memcpy(in->buf + at, p, n);
+	}
+	in->have += n;
+	if (in->have < t->nbytes || in->njobs == 0)
+		return 0;
+	/* Complete: run the jobs it was the last part of. */
+	for (k = 0; k < in->njobs; k++) {
+		j = &x->jobs[in->jobs[k]];
+		if (--j->pending > 0)
+			continue;
+		if (run_job(x, w, j, err) < 0)
+			return -1;
+		for (s = 0; s < (uint32_t)j->nsrc; s++)
+			if (--x->ins[j->src[s]].jobs_left == 0) {
+				free(x->ins[j->src[s]].buf);
+				x->ins[j->src[s]].buf = NULL;
+			}
+	}
+	return 0;
+}
+
+int
+t2m_xform_finish(struct t2m_xform *x, t2m_error *err)
+{
+	uint32_t k;
+
+	for (k = 0; k < x->njobs; k++)
+		if (x->jobs[k].pending)
+			return t2m_fail(err, "internal: a job never ran");
+	for (k = 0; k < x->nouts; k++)
+		if (x->outs[k].ncarry)
+			return t2m_fail(err, "internal: a partial element left");
+	return 0;
+}
