@@ -185,7 +185,8 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 		    e->chunk;
 		if (src->read(src->ctx, e->buf, n, err) < 0)
 			goto out;
-		*crc = t2m_crc32(*crc, e->buf, n);
+		if (e->crc)
+			*crc = t2m_crc32(*crc, e->buf, n);
 		if (e->swap && unit > 1)
 			swap(e->buf, n, unit);
 		if (strided && pos + n > lo && pos < hi) {

@@ -21,6 +21,7 @@ struct emitter {
 	uint32_t *first;	/* by storage seq: start in by_storage */
 	uint32_t nstorages;
 	int swap;		/* source is big-endian */
+	int crc;		/* compute the storages' CRC-32 */
 	size_t chunk;
 	unsigned char *buf, *out;
 };
@@ -32,7 +33,8 @@ void emit_free(struct emitter *e);
 uint32_t emit_users(const struct emitter *e, const struct pk_storage *s);
 /*
  * Consume all s->nbytes bytes of storage s from src, writing the data
- * of every item viewing it.  *crc gets the CRC-32 of the bytes.
+ * of every item viewing it.  *crc gets the CRC-32 of the bytes (0 unless
+ * e->crc is set).
  */
 int emit_storage(struct emitter *e, const struct pk_storage *s,
     struct bytesrc *src, uint32_t *crc, t2m_error *err);

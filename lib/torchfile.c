@@ -30,6 +30,7 @@ struct torch_job {
 	int loaded, begun;
 	const char *format;
 	int swap;
+	int zip;		/* a zip archive: storages have CRC-32s */
 };
 
 static void
@@ -71,6 +72,8 @@ job_begin(struct torch_job *j, t2m_error *err)
 		return -1;
 	j->begun = 1;
 	j->e.swap = j->swap;
+	/* Only zip records carry a CRC-32 to check. */
+	j->e.crc = j->zip && !j->o->ignore_crc;
 	return 0;
 }
 
@@ -463,6 +466,7 @@ unpack_torch_zip(struct t2m_in *in, struct t2m_writer *w,
 	j.o = o;
 	j.chunk = chunk;
 	j.format = "torch-zip";
+	j.zip = 1;
 	rc = in->regular ? zip_file(&j, err) : zip_stream(&j, err);
 	job_free(&j);
 	return rc;

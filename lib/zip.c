@@ -559,17 +559,20 @@ zip_read_small(struct t2m_in *in, const struct zip_lfh *h, size_t max,
 		n = (size_t)h->usize;
 	} else {
 		/* Find the descriptor: its signature then sizes equal to the
-		 * bytes before it. */
-		if ((r = t2m_in_peek(in, max + 16, &p, err)) < 0)
+		 * bytes before it - 64-bit sizes when the header had a zip64
+		 * field, as PyTorch gives every record past 4 GiB. */
+		size_t dlen = h->zip64 ? 24 : 16;
+		if ((r = t2m_in_peek(in, max + dlen, &p, err)) < 0)
 			return -1;
-		for (k = 0; k + 16 <= (size_t)r; k++)
-			if (le32(p + k) == SIG_DD && le32(p + k + 8) == k &&
-			    le32(p + k + 12) == k)
+		for (k = 0; k + dlen <= (size_t)r; k++)
+			if (le32(p + k) == SIG_DD && (h->zip64 ?
+			    le64(p + k + 8) == k && le64(p + k + 16) == k :
+			    le32(p + k + 8) == k && le32(p + k + 12) == k))
 				break;
-		if (k + 16 > (size_t)r)
+		if (k + dlen > (size_t)r)
 			return t2m_fail(err, "zip offset %llu: '%s': %s",
 			    (unsigned long long)in->pos, h->name,
-			    (size_t)r < max + 16 ? "the input ends before its "
+			    (size_t)r < max + dlen ? "the input ends before its "
 			    "data descriptor" : "no data descriptor within its "
 			    "first 64 KiB");
 		n = k;
