@@ -30,11 +30,11 @@ T2M_LDFLAGS = $(SANITIZE) $(LDFLAGS)
 
 LIB_SRC = lib/crc32.c lib/dtype.c lib/error.c lib/io.c lib/json.c \
           lib/manifest.c lib/out.c lib/safetensors.c lib/stream.c \
-          lib/unpack.c lib/pickle.c lib/torch.c lib/emit.c lib/zip.c lib/torchfile.c lib/wrap.c lib/strmap.c lib/numeric.c lib/rules.c lib/transpose.c
+          lib/unpack.c lib/pickle.c lib/torch.c lib/emit.c lib/zip.c lib/torchfile.c lib/wrap.c lib/strmap.c lib/numeric.c lib/rules.c lib/transpose.c lib/analyze.c
 LIB_OBJ = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 LIB_HDR = lib/t2m.h lib/internal.h lib/pickle.h lib/torch.h lib/emit.h lib/zip.h lib/unpack.h lib/numeric.h lib/rules.h lib/transpose.h
 
-FILTERS = t2m-unpack t2m-pack t2m-ls t2m-transpose
+FILTERS = t2m-unpack t2m-pack t2m-ls t2m-transpose t2m-analyze
 BINS    = $(FILTERS:%=$(BUILD)/bin/%)
 MAN1    = $(FILTERS:%=man/%.1)
 MAN5    = man/t2m-stream.5

@@ -5,14 +5,11 @@
  */
 #include <errno.h>
 #include <err.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <cJSON.h>
 
 #include "rules.h"
 #include "t2m.h"
@@ -44,48 +41,6 @@ warn_cb(void *ctx, const char *msg)
 	warnx("%s: %s", (const char *)ctx, msg);
 }
 
-/* A small JSON file (a type map, a config.json) read whole. */
-static cJSON *
-load_json(const char *path, int quiet_if_missing)
-{
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	ssize_t r;
-	cJSON *j;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY)) < 0) {
-		if (quiet_if_missing && errno == ENOENT)
-			return NULL;
-		err(1, "%s", path);
-	}
-	for (;;) {
-		if (len + 65536 + 1 > cap) {
-			cap = cap ? cap * 2 : 65536 * 2;
-			if (cap > ((size_t)64 << 20))
-				errx(1, "%s: larger than 64 MiB", path);
-			if ((text = realloc(text, cap)) == NULL)
-				errx(1, "%s: out of memory", path);
-		}
-		if ((r = read(fd, text + len, 65536)) < 0) {
-			if (errno == EINTR)
-				continue;
-			err(1, "%s", path);
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	text[len] = '\0';
-	if ((j = cJSON_ParseWithLength(text, len)) == NULL)
-		errx(1, "%s: not valid JSON (near byte %ld)", path,
-		    cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - text) :
-		    0L);
-	free(text);
-	return j;
-}
-
 /* The rule table, one line per class, for people and for the man page. */
 static void
 list_rules(void)
@@ -106,15 +61,14 @@ int
 main(int argc, char *argv[])
 {
 	const struct t2m_manifest *in, *out;
-	struct t2m_types types = { NULL, NULL };
+	struct t2m_types types;
+	struct t2m_xform_opts xo = { 0 };
 	struct t2m_reader *r;
 	struct t2m_writer *w;
 	struct t2m_xform *x;
 	struct t2m_chunk c;
-	const char *cfgpath = NULL, *mappath = NULL, *src;
-	cJSON *map = NULL, *cfg = NULL, *mt;
+	const char *cfgpath = NULL, *mappath = NULL;
 	unsigned char *buf;
-	char *auto_cfg = NULL;
 	int ch, rflag = 0, rc;
 	ssize_t k;
 	t2m_error e;
@@ -148,34 +102,17 @@ main(int argc, char *argv[])
 	if (argc != 0)
 		usage();
 
-	if (mappath) {
-		map = load_json(mappath, 0);
-		if (!cJSON_IsObject(map))
-			errx(1, "%s: a type map is a JSON object from module "
-			    "path to class name", mappath);
-		types.map = map;
-	}
 	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
 	    t2m_reader_begin(r, (struct t2m_manifest **)&in, &e) < 0)
 		die("<stdin>", &e);
-	/* An HF config.json: given, or beside the checkpoint unpacked. */
-	if (cfgpath == NULL && (src = t2m_attrs_get(&in->info, "source")) &&
-	    strcmp(src, "<stdin>") != 0) {
-		const char *slash = strrchr(src, '/');
-		size_t dir = slash ? (size_t)(slash - src) + 1 : 0;
-		if ((auto_cfg = malloc(dir + 12)) == NULL)
-			errx(1, "out of memory");
-		memcpy(auto_cfg, src, dir);
-		strcpy(auto_cfg + dir, "config.json");
-	}
-	if (cfgpath || auto_cfg) {
-		cfg = load_json(cfgpath ? cfgpath : auto_cfg, cfgpath == NULL);
-		mt = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
-		if (cJSON_IsString(mt))
-			types.model_type = mt->valuestring;
-	}
-	if ((x = t2m_xform_plan(in, &types, rflag, warn_cb, "<stdin>", &out,
-	    &e)) == NULL)
+	if (t2m_types_load(&types, mappath, cfgpath, t2m_attrs_get(&in->info,
+	    "source"), &e) < 0)
+		errx(1, "%s", e.msg);
+	xo.types = &types;
+	xo.reverse = rflag;
+	xo.warn = warn_cb;
+	xo.ctx = "<stdin>";
+	if ((x = t2m_xform_plan(in, &xo, &out, &e)) == NULL)
 		die("<stdin>", &e);
 	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0, &e)) == NULL ||
 	    t2m_writer_begin(w, out, &e) < 0)
@@ -194,12 +131,10 @@ main(int argc, char *argv[])
 	    t2m_writer_end(w, &e) < 0)
 		die("<stdin>", &e);
 	free(buf);
-	free(auto_cfg);
 	t2m_xform_free(x);
 	t2m_writer_free(w);
 	t2m_reader_free(r);
-	cJSON_Delete(map);
-	cJSON_Delete(cfg);
+	t2m_types_free(&types);
 	if (close(STDOUT_FILENO) < 0)
 		err(1, "<stdout>");
 	return 0;

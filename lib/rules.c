@@ -4,6 +4,7 @@
  * weights from MLX ones: conv1d transpose(0,2,1), conv2d (0,3,1,2),
  * conv_transpose1d (2,0,1) - the inverses of the permutes here.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "rules.h"
@@ -104,6 +105,47 @@ static const struct t2m_rule table[] = {
 	BYHAND("TransformerDecoderLayer", "mirror the torch module tree"),
 	BYHAND("Transformer", "mirror the torch module tree"),
 	BYHAND("ParametrizationList", "weight norm: folded into weight"),
+	BYHAND("_WeightNorm", "weight norm: folded into weight"),
+	/* Hugging Face's own layers (transformers.*). */
+#define HF(t, m, note) { t, "transformers.", m, RK_IDENTITY, 0, \
+	note ? ST_ATTENTION : ST_CONVERTIBLE, note }
+	HF("FalconLinear", "mlx.nn.Linear", NULL),
+	HF("BartLearnedPositionalEmbedding", "mlx.nn.Embedding",
+	    "positions are offset by 2"),
+	HF("BartScaledWordEmbedding", "mlx.nn.Embedding",
+	    "scaled by sqrt(d_model) in forward"),
+	HF("OPTLearnedPositionalEmbedding", "mlx.nn.Embedding",
+	    "positions are offset by 2"),
+	HF("PegasusSinusoidalPositionalEmbedding", "mlx.nn.Embedding", NULL),
+	HF("WhisperPositionalEmbedding", "mlx.nn.Embedding", NULL),
+	HF("T5LayerNorm", "mlx.nn.RMSNorm", NULL),
+	HF("Qwen2RMSNorm", "mlx.nn.RMSNorm", NULL),
+	HF("DebertaLayerNorm", "mlx.nn.LayerNorm", NULL),
+	HF("ConvNextLayerNorm", "mlx.nn.LayerNorm",
+	    "channels_first data: normalize the channel axis"),
+	HF("Dinov2LayerScale", NULL, "a learned scale (lambda1): multiply"),
+	HF("BeitRelativePositionBias", NULL, "a learned bias table"),
+	HF("SwinRelativePositionBias", NULL, "a learned bias table"),
+	HF("GELUActivation", "mlx.nn.GELU", NULL),
+	HF("NewGELUActivation", "mlx.nn.GELU", "approx=\"precise\" (tanh)"),
+	HF("QuickGELUActivation", "mlx.nn.GELU", "approx=\"fast\""),
+	HF("FastGELUActivation", "mlx.nn.GELU", "approx=\"precise\" (tanh)"),
+	HF("SiLUActivation", "mlx.nn.SiLU", NULL),
+	HF("BloomGelu", "mlx.nn.GELU", "approx=\"precise\" (tanh)"),
+	HF("Qwen2RotaryEmbedding", "mlx.nn.RoPE", "computed, no weights"),
+	HF("GPTNeoXRotaryEmbedding", "mlx.nn.RoPE", "computed, no weights"),
+	HF("FalconRotaryEmbedding", "mlx.nn.RoPE", "computed, no weights"),
+	HF("CodeGenRotaryEmbedding", "mlx.nn.RoPE", "computed, no weights"),
+	HF("SwinDropPath", "mlx.nn.Identity", NULL),
+	HF("BeitDropPath", "mlx.nn.Identity", NULL),
+	HF("SegformerDropPath", "mlx.nn.Identity", NULL),
+	HF("Wav2Vec2SamePadLayer", NULL, "drops the last time step"),
+	HF("HubertSamePadLayer", NULL, "drops the last time step"),
+#undef HF
+	/* What t2m-transpose calls the owner of parameters no heuristic
+	 * names: they pass unchanged. */
+	{ "Parameters", "t2m.", NULL, RK_IDENTITY, 0, ST_ATTENTION,
+	    "parameters of a module t2m cannot name, passed unchanged" },
 };
 
 const struct t2m_rule *
@@ -138,4 +180,23 @@ t2m_rule_kind_name(int kind)
 
 	return kind >= 0 && kind < (int)(sizeof names / sizeof names[0]) ?
 	    names[kind] : "?";
+}
+
+/* The rule for a class, looking through weight norm's Parametrized. */
+const struct t2m_rule *
+t2m_class_rule(const char *cls)
+{
+	const struct t2m_rule *r;
+	const char *dot = strrchr(cls, '.');
+	char buf[256];
+
+	if ((r = t2m_rule_for(cls)) != NULL)
+		return r;
+	if (dot && strncmp(dot + 1, "Parametrized", 12) == 0) {
+		snprintf(buf, sizeof buf, "torch.nn.%s", dot + 13);
+		return t2m_rule_for(buf);
+	}
+	if (strcmp(cls, "torch.nn.modules.batchnorm.BatchNorm") == 0)
+		return t2m_rule_for("torch.nn.BatchNorm2d");
+	return NULL;
 }

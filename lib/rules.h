@@ -38,6 +38,10 @@ struct t2m_rule {
 
 /* The rule for a class given by its qualified name, or NULL. */
 const struct t2m_rule *t2m_rule_for(const char *qualname);
+/* The rule for a class as found in a file or a type map: as
+ * t2m_rule_for, and torch's weight-norm "Parametrized" subclasses stand
+ * for their base class. */
+const struct t2m_rule *t2m_class_rule(const char *cls);
 /* The whole table, for listings; *n gets its length. */
 const struct t2m_rule *t2m_rules(unsigned *n);
 /* A short name for a rule kind, as the manifest and reports give it. */

@@ -98,6 +98,20 @@ t2m_reader_new(int fd, const char *name, t2m_error *err)
 	return r;
 }
 
+struct t2m_reader *
+t2m_reader_from(struct t2m_in *in, t2m_error *err)
+{
+	struct t2m_reader *r;
+
+	if ((r = calloc(1, sizeof *r)) == NULL) {
+		t2m_fail(err, "out of memory");
+		return NULL;
+	}
+	r->in = *in;
+	memset(in, 0, sizeof *in);
+	return r;
+}
+
 void
 t2m_reader_free(struct t2m_reader *r)
 {

@@ -247,6 +247,9 @@ struct t2m_chunk {
 };
 
 struct t2m_reader *t2m_reader_new(int fd, const char *name, t2m_error *err);
+/* A reader taking over in, bytes already peeked included (in's buffer
+ * now belongs to the reader: do not free in). */
+struct t2m_reader *t2m_reader_from(struct t2m_in *in, t2m_error *err);
 void t2m_reader_free(struct t2m_reader *r);
 /*
  * Read the stream header and the manifest.  The manifest belongs to the
@@ -339,6 +342,11 @@ struct t2m_unpack_opts {
 	int ignore_crc;		/* -c: do not check zip CRC-32s */
 	const char *member;	/* -m: the member of a tar bundle to read */
 	struct t2m_buf *listing;	/* -l: list the objects here instead */
+	/* Analysis: hand over the manifest, read no tensor data, write no
+	 * stream (w may be NULL).  The manifest is valid during the call. */
+	int (*manifest)(void *ctx, const struct t2m_manifest *m,
+	    t2m_error *err);
+	void *manifest_ctx;
 	void (*warn)(void *ctx, const char *msg);	/* warnings, or NULL */
 	void *warn_ctx;
 };

@@ -882,6 +882,8 @@ struct walker {
 	struct th_pickle *t;
 	const struct th_opts *o;
 	struct t2m_manifest *m;	/* NULL when listing */
+	struct t2m_buf *skipped;	/* JSON of what was skipped, or NULL */
+	uint32_t nskipped;
 	struct th_item *items;
 	uint32_t n, cap;
 	struct t2m_buf *list;	/* -l output, or NULL */
@@ -908,6 +910,35 @@ warn(struct walker *w, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	w->o->warn(w->o->warn_ctx, msg);
+}
+
+/* Warn of a skipped tensor, and note it for the manifest ("skipped"),
+ * so a report made downstream still sees it. */
+static void
+skip(struct walker *w, const char *kind, const char *where, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+skip(struct walker *w, const char *kind, const char *where, const char *fmt,
+    ...)
+{
+	char msg[T2M_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	warn(w, "%s", msg);
+	if (w->skipped == NULL || w->nskipped >= 1000)
+		return;
+	t2m_buf_add(w->skipped, w->nskipped++ ? "," : "[", 1);
+	t2m_buf_str(w->skipped, "{\"kind\":");
+	t2m_buf_json(w->skipped, kind);
+	t2m_buf_str(w->skipped, ",\"where\":");
+	t2m_buf_json(w->skipped, where);
+	t2m_buf_str(w->skipped, ",\"message\":");
+	t2m_buf_json(w->skipped, msg);
+	t2m_buf_add(w->skipped, "}", 1);
 }
 
 /* prefix + "." + key, or key alone at the top; NULL when too long (a
@@ -1093,14 +1124,16 @@ emit(struct walker *w, struct pk *o, const char *name)
 	if (kind == NULL && x->dtype == T2M_C128 && w->o &&
 	    w->o->skip_unsupported) {
 		/* The stream carries it, but no output format can. */
-		warn(w, "skipping tensor '%s': complex128 cannot be stored in "
-		    "safetensors", name);
+		skip(w, "complex128", name, "skipping tensor '%s': complex128 "
+		    "cannot be stored in safetensors", name);
 		return 0;
 	}
 	if (kind) {
 		if (w->o && w->o->skip_unsupported) {
-			warn(w, "skipping tensor '%s', %s (%s)", name, kind,
-			    x->what);
+			skip(w, x->kind == TK_QUANTIZED ? "quantized" :
+			    x->kind == TK_SPARSE ? "sparse" : x->kind == TK_META ?
+			    "meta" : "unsupported-tensor", name, "skipping "
+			    "tensor '%s', %s (%s)", name, kind, x->what);
 			return 0;
 		}
 		return t2m_fail(w->err, "tensor '%s' is %s (%s), which t2m "
@@ -1352,6 +1385,7 @@ probe_object(struct walker *w, struct pk *o, const char *name)
 			continue;
 		probe = *w;
 		probe.o = NULL;
+		probe.skipped = NULL;
 		probe.items = NULL;
 		probe.n = probe.cap = 0;
 		probe.m = NULL;
@@ -1361,7 +1395,8 @@ probe_object(struct walker *w, struct pk *o, const char *name)
 		w->visits = probe.visits;
 	}
 	if (rc == 0 && found)
-		warn(w, "skipping %u tensor%s inside '%s', %s %s%s", found,
+		skip(w, "unknown-class", *name ? name : "(top)",
+		    "skipping %u tensor%s inside '%s', %s %s%s", found,
 		    found == 1 ? "" : "s", *name ? name : "(top)",
 		    o->u.obj.newobj ? "an object of class" : "the result of",
 		    class_name(o, cb, sizeof cb), o->u.obj.newobj ? "" :
@@ -1546,7 +1581,9 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
     struct t2m_manifest *m, struct th_item **items, uint32_t *nitems,
     t2m_error *err)
 {
-	struct walker w = { t, o, m, NULL, 0, 0, NULL, 0, 0, err };
+	struct t2m_buf skipped = { 0 };
+	struct walker w = { t, o, m, &skipped, 0, NULL, 0, 0, NULL, 0, 0,
+	    err };
 	struct pk *at = t->root, *next;
 	char *path = NULL, *part, *save;
 	int rc;
@@ -1580,6 +1617,15 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 	/* A tensor on its own is named by -k's path, or "tensor". */
 	rc = walk(&w, at, at->type != PK_TENSOR ? "" : o && o->select &&
 	    *o->select ? o->select : "tensor");
+	if (rc == 0 && w.nskipped) {
+		t2m_buf_add(&skipped, "]", 1);
+		if (skipped.nomem)
+			rc = t2m_fail(err, "out of memory");
+		else
+			rc = t2m_attrs_set(m, &m->info, "skipped", skipped.p,
+			    err);
+	}
+	t2m_buf_free(&skipped);
 	if (rc < 0) {
 		th_items_free(t, w.items, w.n);
 		return -1;
@@ -1592,7 +1638,8 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 int
 th_list(struct th_pickle *t, struct t2m_buf *out, t2m_error *err)
 {
-	struct walker w = { t, NULL, NULL, NULL, 0, 0, out, 0, 0, err };
+	struct walker w = { t, NULL, NULL, NULL, 0, NULL, 0, 0, out, 0, 0,
+	    err };
 
 	return walk(&w, t->root, "");
 }

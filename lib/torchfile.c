@@ -31,11 +31,13 @@ struct torch_job {
 	const char *format;
 	int swap;
 	int zip;		/* a zip archive: storages have CRC-32s */
+	char *ts_findings;	/* TorchScript code scan, JSON */
 };
 
 static void
 job_free(struct torch_job *j)
 {
+	free(j->ts_findings);
 	if (j->begun)
 		emit_free(&j->e);
 	th_items_free(&j->t, j->items, j->nitems);
@@ -45,8 +47,8 @@ job_free(struct torch_job *j)
 
 /*
  * The pickle is loaded: list it, or flatten it, write the manifest and
- * get ready to emit storages.  Returns 1 when listing (nothing more to
- * do), 0 to go on, -1 on failure.
+ * get ready to emit storages.  Returns 1 when listing or handing the
+ * manifest to an analysis (nothing more to do), 0 to go on, -1 on failure.
  */
 static int
 job_begin(struct torch_job *j, t2m_error *err)
@@ -66,6 +68,11 @@ job_begin(struct torch_job *j, t2m_error *err)
 	if (j->o->select && t2m_attrs_set(j->m, &j->m->info, "select",
 	    j->o->select, err) < 0)
 		return -1;
+	if (j->ts_findings && t2m_attrs_set(j->m, &j->m->info,
+	    "torchscript.findings", j->ts_findings, err) < 0)
+		return -1;
+	if (j->o->manifest)
+		return j->o->manifest(j->o->manifest_ctx, j->m, err) < 0 ? -1 : 1;
 	if (t2m_writer_begin(j->w, j->m, err) < 0 ||
 	    emit_init(&j->e, j->w, &j->t, j->items, j->nitems, j->chunk,
 	    err) < 0)
@@ -126,6 +133,174 @@ parse_byteorder(const unsigned char *p, size_t n, int *swap, t2m_error *err)
 	return 0;
 }
 
+/* ---- TorchScript's code: what t2m-analyze reports as blockers ---- */
+
+#define MAX_FINDINGS 200
+
+static int
+ident(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Whether s[0..n) holds the string needle. */
+static int
+contains(const char *s, size_t n, const char *needle)
+{
+	size_t k, m = strlen(needle);
+
+	for (k = 0; k + m <= n; k++)
+		if (memcmp(s + k, needle, m) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+finding(struct t2m_buf *b, int *n, const char *kind, const char *file,
+    unsigned line, const char *op, size_t oplen, const char *text,
+    size_t tlen)
+{
+	char *s;
+
+	if (*n >= MAX_FINDINGS)
+		return;
+	t2m_buf_add(b, (*n)++ ? "," : "[", 1);
+	t2m_buf_str(b, "{\"kind\":");
+	t2m_buf_json(b, kind);
+	t2m_buf_printf(b, ",\"where\":\"%s:%u\",\"op\":", file, line);
+	if ((s = strndup(op, oplen)) != NULL) {
+		t2m_buf_json(b, s);
+		free(s);
+	}
+	t2m_buf_str(b, ",\"code\":");
+	while (tlen > 0 && (*text == ' ' || *text == '\t'))
+		text++, tlen--;
+	if ((s = strndup(text, tlen > 120 ? 120 : tlen)) != NULL) {
+		t2m_buf_json(b, s);
+		free(s);
+	}
+	t2m_buf_add(b, "}", 1);
+}
+
+/*
+ * Scan one code file: TorchScript prints aten::x as torch.x(...), other
+ * namespaces as ops.ns.x(...).  An op whose name ends in one "_" writes
+ * its input in place; an out= argument writes into it; .item() and int()
+ * of a tensor leave the graph; hooks and custom autograd functions have
+ * no MLX counterpart.
+ */
+static void
+scan_code(struct t2m_buf *b, int *n, const char *file, const char *src,
+    size_t len)
+{
+	const char *line = src, *end = src + len, *nl, *p, *q;
+	unsigned no = 0;
+	size_t ll;
+
+	for (; line < end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL)
+			nl = end;
+		ll = (size_t)(nl - line);
+		no++;
+		for (p = line; p < nl && (*p == ' ' || *p == '\t'); p++)
+			;
+		if (p < nl && *p == '#')
+			continue;
+		for (p = line; p < nl; p++) {
+			if (*p == '"' || *p == '\'') {
+				/* skip a string literal */
+				for (q = p + 1; q < nl && *q != *p; q++)
+					if (*q == '\\')
+						q++;
+				p = q;
+				continue;
+			}
+			if ((p == line || !ident(p[-1])) && (size_t)(nl - p) > 6 &&
+			    (memcmp(p, "torch.", 6) == 0 ||
+			    memcmp(p, "ops.", 4) == 0)) {
+				const char *name = p, *last = p;
+				for (q = p; q < nl && (ident(*q) || *q == '.'); q++)
+					if (*q == '.')
+						last = q + 1;
+				if (q < nl && *q == '(' && q - last >= 2 &&
+				    q[-1] == '_' && q[-2] != '_' && *last != '_')
+					finding(b, n, "inplace", file, no, name,
+					    (size_t)(q - name), line, ll);
+				if (q - last == 4 && memcmp(last, "item", 4) == 0 &&
+				    q < nl && *q == '(')
+					finding(b, n, "item", file, no, name,
+					    (size_t)(q - name), line, ll);
+				if (contains(name, (size_t)(q - name),
+				    "PythonOp") || contains(name,
+				    (size_t)(q - name), "autograd"))
+					finding(b, n, "autograd", file, no, name,
+					    (size_t)(q - name), line, ll);
+				p = q - 1;
+				continue;
+			}
+			if ((size_t)(nl - p) > 5 && memcmp(p, "out=", 4) == 0 &&
+			    p > line && (p[-1] == ' ' || p[-1] == '(') &&
+			    p[4] != '=')
+				finding(b, n, "out", file, no, "out=", 4, line,
+				    ll);
+			/* Scripted hooks are listed in __forward_hooks__ and
+			 * __forward_pre_hooks__; _is_full_backward_hook is
+			 * only every module's attribute. */
+			if (((size_t)(nl - p) > 18 &&
+			    memcmp(p, "__forward_hooks__ =", 19) == 0) ||
+			    ((size_t)(nl - p) > 22 &&
+			    memcmp(p, "__forward_pre_hooks__ =", 23) == 0) ||
+			    ((size_t)(nl - p) > 9 &&
+			    memcmp(p, "register_", 9) == 0 &&
+			    contains(p, (size_t)(nl - p), "hook")))
+				finding(b, n, "hook", file, no, p, (size_t)
+				    (strcspn(p, " =(") < (size_t)(nl - p) ?
+				    strcspn(p, " =(") : (size_t)(nl - p)), line,
+				    ll);
+			if ((size_t)(nl - p) > 6 && memcmp(p, ".item(", 6) == 0)
+				finding(b, n, "item", file, no, ".item()", 7,
+				    line, ll);
+		}
+	}
+}
+
+/* Every code/ file of a TorchScript archive, scanned. */
+static int
+scan_archive_code(struct torch_job *j, const struct zip_cd *z, t2m_error *err)
+{
+	struct t2m_buf b = { 0 };
+	unsigned char *text;
+	size_t len, plen = strlen(z->prefix), nlen, total = 0;
+	uint32_t k;
+	int n = 0;
+
+	for (k = 0; k < z->n; k++) {
+		const char *name = z->e[k].name;
+		nlen = strlen(name);
+		if (strncmp(name + plen, "/code/", 6) != 0 || nlen < 3 ||
+		    strcmp(name + nlen - 3, ".py") != 0)
+			continue;
+		if (zip_load(j->in, &z->e[k], (uint64_t)16 << 20,
+		    j->o->ignore_crc, &text, &len, err) < 0) {
+			t2m_buf_free(&b);
+			return -1;
+		}
+		if ((total += len) <= ((size_t)256 << 20))
+			scan_code(&b, &n, name + plen + 1, (const char *)text,
+			    len);
+		free(text);
+	}
+	if (n == 0)
+		return 0;
+	t2m_buf_add(&b, "]", 1);
+	if (b.nomem)
+		return t2m_fail(err, "out of memory");
+	j->ts_findings = b.p;
+	return 0;
+}
+
 /* ---- torch.save / torch.jit.save zip, from a file ---- */
 
 static int
@@ -158,8 +333,11 @@ zip_file(struct torch_job *j, t2m_error *err)
 		    "checkpoint", z.prefix);
 		goto out;
 	}
-	if (zip_find(&z, "constants.pkl"))
+	if (zip_find(&z, "constants.pkl")) {
 		j->format = "torchscript";
+		if (scan_archive_code(j, &z, err) < 0)
+			goto out;
+	}
 	if ((be = zip_find(&z, "byteorder")) != NULL) {
 		if (zip_load(j->in, be, 16, j->o->ignore_crc, &buf, &len,
 		    err) < 0 ||

@@ -14,6 +14,7 @@
  * see whole (a permute, a sum of biases, a weight-norm fold) is held
  * until its last byte arrives - the O(tensor) case of the memory contract.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,8 +84,8 @@ struct t2m_xform {
 	struct t2m_buf recipes, consumed;	/* JSON for the way back */
 	int nrecipes, nconsumed;
 	const struct t2m_types *types;
-	void (*warn)(void *, const char *);
-	void *warn_ctx;
+	const struct t2m_xform_opts *o;
+	uint32_t **outs_of, *nouts_of;	/* input -> outputs, when asked */
 	t2m_error *err;
 };
 
@@ -98,12 +99,36 @@ xwarn(struct t2m_xform *x, const char *fmt, ...)
 	char msg[T2M_ERRLEN];
 	va_list ap;
 
-	if (x->warn == NULL)
+	if (x->o->warn == NULL)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	x->warn(x->warn_ctx, msg);
+	x->o->warn(x->o->ctx, msg);
+}
+
+/*
+ * A layer MLX cannot hold: an error, or - when the caller collects
+ * blockers (t2m-analyze) - a report, and 1 so the layer passes unchanged.
+ */
+static int
+blocked(struct t2m_xform *x, const char *kind, const char *where,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+blocked(struct t2m_xform *x, const char *kind, const char *where,
+    const char *fmt, ...)
+{
+	char msg[T2M_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (x->o->blocker == NULL)
+		return t2m_fail(x->err, "%s", msg);
+	x->o->blocker(x->o->ctx, kind, where, msg);
+	return 1;
 }
 
 static int
@@ -471,8 +496,9 @@ recurrent(struct t2m_xform *x, struct layer *L, char *done)
 			const char *sfx = rev ? "_reverse" : "";
 			snprintf(p, sizeof p, "weight_hr_l%d%s", layer, sfx);
 			if (param(L, p) >= 0) {
-				t2m_fail(x->err, "module '%s' (%s): proj_size "
-				    "has no MLX equivalent", L->path, L->cls);
+				rc = blocked(x, "proj_size", L->path, "module "
+				    "'%s' (%s): proj_size has no MLX "
+				    "equivalent", L->path, L->cls);
 				goto out;
 			}
 			snprintf(p, sizeof p, "weight_ih_l%d%s", layer, sfx);
@@ -584,8 +610,9 @@ attention(struct t2m_xform *x, struct layer *L, char *done)
 	int w, k, rc = -1;
 
 	if (param(L, "bias_k") >= 0 || param(L, "bias_v") >= 0) {
-		t2m_fail(x->err, "module '%s' (%s): bias_k and bias_v "
-		    "(add_bias_kv) have no MLX equivalent", L->path, L->cls);
+		rc = blocked(x, "bias_kv", L->path, "module '%s' (%s): bias_k "
+		    "and bias_v (add_bias_kv) have no MLX equivalent", L->path,
+		    L->cls);
 		goto out;
 	}
 	for (w = 0; w < 2; w++) {
@@ -650,7 +677,7 @@ apply_layer(struct t2m_xform *x, struct layer *L)
 	char *done;
 	long g, v;
 	uint32_t k;
-	int rc = -1;
+	int rc = -1, b = 0;
 
 	if ((done = calloc(L->n + 1, 1)) == NULL)
 		return t2m_fail(x->err, "out of memory");
@@ -662,11 +689,21 @@ apply_layer(struct t2m_xform *x, struct layer *L)
 	    (v = param(L, "parametrizations.weight.original1")) >= 0 &&
 	    fold(x, L, (uint32_t)g, (uint32_t)v, done) < 0)
 		goto out;
-	if (kind == RK_MHA && attention(x, L, done) < 0)
+	if (kind == RK_MHA)
+		b = attention(x, L, done);
+	if (kind == RK_RNN || kind == RK_LSTM || kind == RK_GRU)
+		b = recurrent(x, L, done);
+	if (b < 0)
 		goto out;
-	if ((kind == RK_RNN || kind == RK_LSTM || kind == RK_GRU) &&
-	    recurrent(x, L, done) < 0)
+	if (b > 0) {
+		/* Blocked: everything passes as it is, for the report. */
+		for (k = 0; k < L->n; k++)
+			if (!done[k] && keep(x, L->t[k], x->in->tensors[
+			    L->t[k]].name, "none", L->path) < 0)
+				goto out;
+		rc = 0;
 		goto out;
+	}
 	for (k = 0; k < L->n; k++) {
 		const char *p = L->param[k];
 		const struct t2m_tensor *t = &x->in->tensors[L->t[k]];
@@ -703,9 +740,8 @@ out:
 
 /* ---- where classes come from ---- */
 
-/* The owner of a tensor: its module's path, and its name there. */
-static void
-owner_of(const char *name, size_t *plen, const char **param_name)
+void
+t2m_tensor_owner(const char *name, size_t *plen, const char **param_name)
 {
 	const char *pz = strstr(name, ".parametrizations.");
 	const char *dot;
@@ -814,7 +850,7 @@ guess_class(struct t2m_xform *x, struct layer *L)
 	if (param(L, "running_mean") >= 0 && param(L, "running_var") >= 0)
 		return "torch.nn.modules.batchnorm.BatchNorm";
 	if (w < 0)
-		return "torch.nn.Module";	/* parameters of their own */
+		return "t2m.Parameters";	/* no layer t2m can name */
 	t = &x->in->tensors[w];
 	if (t->ndim >= 3 && t->ndim <= 5) {
 		xwarn(x, "'%s': a %d-D weight, taken as %s; a ConvTranspose "
@@ -828,26 +864,7 @@ guess_class(struct t2m_xform *x, struct layer *L)
 		    "torch.nn.modules.linear.Linear";
 	if (t->ndim == 1)
 		return "torch.nn.modules.normalization.LayerNorm";
-	return "torch.nn.Module";
-}
-
-/* The rule for a class, looking through weight norm's Parametrized. */
-static const struct t2m_rule *
-rule_of(const char *cls)
-{
-	const struct t2m_rule *r;
-	const char *dot = strrchr(cls, '.');
-	char buf[256];
-
-	if ((r = t2m_rule_for(cls)) != NULL)
-		return r;
-	if (dot && strncmp(dot + 1, "Parametrized", 12) == 0) {
-		snprintf(buf, sizeof buf, "torch.nn.%s", dot + 13);
-		return t2m_rule_for(buf);
-	}
-	if (strcmp(cls, "torch.nn.modules.batchnorm.BatchNorm") == 0)
-		return t2m_rule_for("torch.nn.BatchNorm2d");
-	return NULL;
+	return "t2m.Parameters";
 }
 
 static int
@@ -867,7 +884,7 @@ resolve(struct t2m_xform *x, struct layer *L)
 		return t2m_fail(x->err, "module '%s': no class fits its "
 		    "tensors; give one with a type map (-m)", L->path);
 	L->cls = c;
-	L->rule = rule_of(c);
+	L->rule = t2m_class_rule(c);
 	return 0;
 }
 
@@ -883,7 +900,7 @@ group(struct t2m_xform *x)
 	long k;
 
 	for (i = 0; i < m->ntensors; i++) {
-		owner_of(m->tensors[i].name, &plen, &pname);
+		t2m_tensor_owner(m->tensors[i].name, &plen, &pname);
 		if ((path = strndup(m->tensors[i].name, plen)) == NULL)
 			return t2m_fail(x->err, "out of memory");
 		if ((k = t2m_strmap_get(&x->bypath, path)) < 0) {
@@ -1039,6 +1056,99 @@ plan_identity(struct t2m_xform *x)
 		    &m->tensors[k])) < 0 || stream(x, k, o, 0) < 0)
 			return -1;
 	return 0;
+}
+
+/* ---- type sources given as files ---- */
+
+static int
+load_json(const char *path, int quiet_if_missing, cJSON **out,
+    t2m_error *err)
+{
+	struct t2m_buf b = { 0 };
+	char chunk[65536];
+	size_t r;
+	FILE *f;
+
+	*out = NULL;
+	if ((f = fopen(path, "r")) == NULL) {
+		if (quiet_if_missing && errno == ENOENT)
+			return 0;
+		return t2m_fail_errno(err, "%s", path);
+	}
+	while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		t2m_buf_add(&b, chunk, r);
+		if (b.len > ((size_t)64 << 20)) {
+			fclose(f);
+			t2m_buf_free(&b);
+			return t2m_fail(err, "%s: larger than 64 MiB", path);
+		}
+	}
+	if (ferror(f)) {
+		fclose(f);
+		t2m_buf_free(&b);
+		return t2m_fail_errno(err, "%s", path);
+	}
+	fclose(f);
+	if (b.nomem || (*out = cJSON_ParseWithLength(b.p ? b.p : "",
+	    b.len)) == NULL) {
+		t2m_buf_free(&b);
+		return t2m_fail(err, "%s: not valid JSON", path);
+	}
+	t2m_buf_free(&b);
+	return 0;
+}
+
+int
+t2m_types_load(struct t2m_types *t, const char *mappath,
+    const char *configpath, const char *source, t2m_error *err)
+{
+	const cJSON *mt;
+	char *beside = NULL;
+	const char *slash;
+	size_t dir;
+	int rc;
+
+	memset(t, 0, sizeof *t);
+	if (mappath) {
+		if (load_json(mappath, 0, &t->own_map, err) < 0)
+			return -1;
+		if (!cJSON_IsObject(t->own_map)) {
+			t2m_types_free(t);
+			return t2m_fail(err, "%s: a type map is a JSON object "
+			    "from module path to class name", mappath);
+		}
+		t->map = t->own_map;
+	}
+	if (configpath == NULL && source && strcmp(source, "<stdin>") != 0) {
+		slash = strrchr(source, '/');
+		dir = slash ? (size_t)(slash - source) + 1 : 0;
+		if ((beside = malloc(dir + 12)) == NULL)
+			return t2m_fail(err, "out of memory");
+		memcpy(beside, source, dir);
+		strcpy(beside + dir, "config.json");
+	}
+	if (configpath || beside) {
+		rc = load_json(configpath ? configpath : beside, configpath ==
+		    NULL, &t->own_config, err);
+		free(beside);
+		if (rc < 0) {
+			t2m_types_free(t);
+			return -1;
+		}
+		mt = cJSON_GetObjectItemCaseSensitive(t->own_config,
+		    "model_type");
+		if (cJSON_IsString(mt))
+			t->model_type = mt->valuestring;
+	}
+	return 0;
+}
+
+void
+t2m_types_free(struct t2m_types *t)
+{
+	cJSON_Delete(t->own_map);
+	cJSON_Delete(t->own_config);
+	memset(t, 0, sizeof *t);
 }
 
 /* ---- the way back ---- */
@@ -1199,13 +1309,12 @@ out:
 }
 
 struct t2m_xform *
-t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_types *types,
-    int reverse, void (*warn)(void *, const char *), void *warn_ctx,
+t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
     const struct t2m_manifest **out, t2m_error *err)
 {
 	struct t2m_xform *x;
 	const char *layout = t2m_attrs_get(&m->meta, "t2m.layout");
-	int rc;
+	int rc, reverse = o->reverse;
 
 	if ((x = calloc(1, sizeof *x)) == NULL ||
 	    (x->out = t2m_manifest_new()) == NULL ||
@@ -1215,9 +1324,8 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_types *types,
 		return NULL;
 	}
 	x->in = m;
-	x->types = types;
-	x->warn = warn;
-	x->warn_ctx = warn_ctx;
+	x->types = o->types;
+	x->o = o;
 	x->err = err;
 	if (copy_maps(x, reverse) < 0) {
 		t2m_xform_free(x);
@@ -1263,6 +1371,10 @@ t2m_xform_free(struct t2m_xform *x)
 		free(x->layers[k].param);
 	}
 	free(x->layers);
+	for (k = 0; x->outs_of && x->in && k < x->in->ntensors; k++)
+		free(x->outs_of[k]);
+	free(x->outs_of);
+	free(x->nouts_of);
 	free(x->ins);
 	free(x->outs);
 	free(x->jobs);
@@ -1271,6 +1383,46 @@ t2m_xform_free(struct t2m_xform *x)
 	t2m_buf_free(&x->consumed);
 	t2m_manifest_free(x->out);
 	free(x);
+}
+
+int
+t2m_xform_outputs(struct t2m_xform *x, uint32_t i, const uint32_t **outs,
+    uint32_t *n, t2m_error *err)
+{
+	uint32_t k, s, *caps;
+	int64_t src;
+
+	if (x->outs_of == NULL) {
+		/* Built once: every streamed output and every job's. */
+		uint32_t nin = x->in->ntensors + 1;
+		if ((x->outs_of = calloc(nin, sizeof *x->outs_of)) == NULL ||
+		    (x->nouts_of = calloc(nin, sizeof *x->nouts_of)) == NULL ||
+		    (caps = calloc(nin, sizeof *caps)) == NULL)
+			return t2m_fail(err, "out of memory");
+#define ADD(in, out) do { \
+	if (grow((void **)&x->outs_of[in], &caps[in], x->nouts_of[in] + 1, \
+	    sizeof **x->outs_of) < 0) { \
+		free(caps); \
+		return t2m_fail(err, "out of memory"); \
+	} \
+	x->outs_of[in][x->nouts_of[in]++] = (out); \
+} while (0)
+		for (k = 0; k < x->nouts; k++)
+			if ((src = x->outs[k].src) >= 0)
+				ADD((uint32_t)src, k);
+		for (k = 0; k < x->njobs; k++)
+			for (s = 0; s < (uint32_t)x->jobs[k].nsrc; s++) {
+				int o2;
+				for (o2 = 0; o2 < x->jobs[k].nout; o2++)
+					ADD(x->jobs[k].src[s],
+					    x->jobs[k].out[o2]);
+			}
+#undef ADD
+		free(caps);
+	}
+	*outs = x->outs_of[i];
+	*n = x->nouts_of[i];
+	return 0;
 }
 
 /* ---- running it ---- */

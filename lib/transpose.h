@@ -13,22 +13,54 @@ struct cJSON;
 struct t2m_types {
 	const struct cJSON *map;	/* -m: {"module.path": "pkg.Class"} */
 	const char *model_type;		/* config.json's model_type, or NULL */
+	struct cJSON *own_map, *own_config;	/* what t2m_types_load read */
 };
+
+/*
+ * Read a type map (mappath) and an HF config.json: configpath, or when
+ * it is NULL the config.json beside source (the checkpoint's path, as
+ * the stream's info has it), if there is one.  Either path may be NULL.
+ */
+int t2m_types_load(struct t2m_types *t, const char *mappath,
+    const char *configpath, const char *source, t2m_error *err);
+void t2m_types_free(struct t2m_types *t);
 
 struct t2m_xform;
 
+struct t2m_xform_opts {
+	const struct t2m_types *types;
+	int reverse;		/* MLX layout back to PyTorch's */
+	/* Guesses the heuristics make. */
+	void (*warn)(void *ctx, const char *msg);
+	/*
+	 * Layers MLX cannot hold (an LSTM's proj_size, attention's bias_k):
+	 * with this set, reported here and the layer's tensors kept as they
+	 * are; without it, an error.
+	 */
+	void (*blocker)(void *ctx, const char *kind, const char *where,
+	    const char *msg);
+	void *ctx;
+};
+
 /*
- * Plan the conversion of the tensors in m: MLX layout (reverse = 0) or
- * back to PyTorch's (reverse = 1).  *out is the output manifest (owned by
- * the plan): renamed and reshaped tensors, module attributes saying what
- * each layer is, where its class came from and which rule applied, and
- * the metadata that makes the conversion idempotent and reversible.
- * Warnings (guesses the heuristics had to make) go to warn.
+ * Plan the conversion of the tensors in m: MLX layout or back to
+ * PyTorch's.  *out is the output manifest (owned by the plan): renamed
+ * and reshaped tensors, module attributes saying what each layer is,
+ * where its class came from and which rule applied, and the metadata
+ * that makes the conversion idempotent and reversible.
  */
 struct t2m_xform *t2m_xform_plan(const struct t2m_manifest *m,
-    const struct t2m_types *types, int reverse,
-    void (*warn)(void *, const char *), void *warn_ctx,
-    const struct t2m_manifest **out, t2m_error *err);
+    const struct t2m_xform_opts *o, const struct t2m_manifest **out,
+    t2m_error *err);
+/*
+ * The module owning a tensor: its path is name[0..*plen), and *param its
+ * name there ("weight"; "parametrizations.weight.original0" for the new
+ * weight norm, whose owner is the module it norms).
+ */
+void t2m_tensor_owner(const char *name, size_t *plen, const char **param);
+/* The outputs input tensor i becomes (positions in the output). */
+int t2m_xform_outputs(struct t2m_xform *x, uint32_t i, const uint32_t **outs,
+    uint32_t *n, t2m_error *err);
 void t2m_xform_free(struct t2m_xform *x);
 /* The plan's output manifest must go to w before any data. */
 /* Feed n bytes of input tensor `index` (the next ones, in order). */
@@ -36,5 +68,13 @@ int t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
     const void *p, size_t n, t2m_error *err);
 /* After the last input byte: check everything was written. */
 int t2m_xform_finish(struct t2m_xform *x, t2m_error *err);
+
+/*
+ * The portability report of m (t2m-analyze(1)), as one JSON document
+ * appended to b: tensors, layers with their status, coverage, blockers,
+ * the plan t2m-transpose would follow, warnings.
+ */
+int t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
+    struct t2m_buf *b, t2m_error *err);
 
 #endif

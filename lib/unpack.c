@@ -208,8 +208,13 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 	nregular = m->ntensors;
 	if (restore_hidden(m, &hidden, &nhidden, err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
-	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0 ||
-	    t2m_writer_begin(w, m, err) < 0 ||
+	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0)
+		goto out;
+	if (o->manifest) {
+		rc = o->manifest(o->manifest_ctx, m, err) < 0 ? -1 : 0;
+		goto out;
+	}
+	if (t2m_writer_begin(w, m, err) < 0 ||
 	    copy_sequential(in, w, m, nregular, chunk, err) < 0 ||
 	    at_end(in, "the last tensor", err) < 0)
 		goto out;
