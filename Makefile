@@ -34,7 +34,8 @@ LIB_SRC = lib/crc32.c lib/dtype.c lib/error.c lib/io.c lib/json.c \
 LIB_OBJ = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 LIB_HDR = lib/t2m.h lib/internal.h lib/pickle.h lib/torch.h lib/emit.h lib/zip.h lib/unpack.h lib/numeric.h lib/rules.h lib/transpose.h
 
-FILTERS = t2m-unpack t2m-pack t2m-ls t2m-transpose t2m-analyze
+# Every filters/t2m-*.c is a program, with its page man/t2m-*.1.
+FILTERS = $(patsubst filters/%.c,%,$(wildcard filters/t2m-*.c))
 BINS    = $(FILTERS:%=$(BUILD)/bin/%)
 MAN1    = $(FILTERS:%=man/%.1)
 MAN5    = man/t2m-stream.5
@@ -126,6 +127,10 @@ demo: all
 bench: all
 	scripts/bench
 
+# The Python front end (scripts/python), for the python3 that has torch.
+install-python:
+	$(PYTHON) -m pip install scripts/python
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
@@ -143,5 +148,6 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all test asan check fuzz lint-man demo bench install uninstall clean
+.PHONY: all test asan check fuzz lint-man demo bench install install-python \
+    uninstall clean
 .SUFFIXES:
