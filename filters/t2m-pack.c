@@ -55,14 +55,14 @@ pack(struct t2m_reader *r, struct t2m_out *o, struct t2m_st_layout *l,
 		goto werr;
 	while ((rc = t2m_reader_next(r, &c, err)) == 1) {
 		at = l->header_len + l->offset[c.index] + c.offset;
+		if (!hidden[c.index]) {
+			if (t2m_reader_move(r, o->fd, at, o->path, err) < 0)
+				break;
+			continue;
+		}
 		while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) > 0) {
-			if (hidden[c.index]) {
-				memcpy(hidden[c.index] + (at - l->header_len -
-				    l->offset[c.index]), buf, (size_t)k);
-			} else if (t2m_pwrite_full(o->fd, buf, (size_t)k,
-			    at) < 0) {
-				goto werr;
-			}
+			memcpy(hidden[c.index] + (at - l->header_len -
+			    l->offset[c.index]), buf, (size_t)k);
 			at += (uint64_t)k;
 		}
 		if (k < 0) {

@@ -71,6 +71,7 @@ main(int argc, char *argv[])
 	unsigned char *buf;
 	int ch, rflag = 0, rc;
 	ssize_t k;
+	int64_t o;
 	t2m_error e;
 
 	argv[0] = "t2m-transpose";	/* getopt's messages name the program */
@@ -120,6 +121,12 @@ main(int argc, char *argv[])
 	if ((buf = malloc(BUFSIZE)) == NULL)
 		errx(1, "out of memory");
 	while ((rc = t2m_reader_next(r, &c, &e)) == 1) {
+		/* Unchanged tensors pass without being looked at. */
+		if ((o = t2m_xform_identity(x, c.index)) >= 0) {
+			if (t2m_reader_pass(r, w, (uint32_t)o, &e) < 0)
+				die("<stdin>", &e);
+			continue;
+		}
 		while ((k = t2m_reader_read(r, buf, BUFSIZE, &e)) > 0)
 			if (t2m_xform_data(x, w, c.index, buf, (size_t)k,
 			    &e) < 0)

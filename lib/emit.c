@@ -6,8 +6,12 @@
  * last) needs random access: the part of the storage it spans is held in
  * memory and gathered - the O(tensor) case of the memory contract.
  */
+#include <sys/mman.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "emit.h"
 
@@ -146,6 +150,80 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 	return 0;
 }
 
+/*
+ * The CRC-32 of n bytes at offset at of file fd, read through a window
+ * mapped a piece at a time: checking costs no copy.  Where mapping fails,
+ * through the chunk buffer.
+ */
+#define WINDOW ((size_t)4 << 20)
+
+static int
+file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint32_t *crc,
+    t2m_error *err)
+{
+	static long page;
+	uint64_t pos, lead;
+	size_t k, len;
+	unsigned char *map;
+	ssize_t r;
+
+	if (page == 0 && (page = sysconf(_SC_PAGESIZE)) <= 0)
+		page = 4096;
+	for (pos = 0; pos < n; pos += k) {
+		k = n - pos < WINDOW ? (size_t)(n - pos) : WINDOW;
+		lead = (at + pos) % (uint64_t)page;
+		len = (size_t)lead + k;
+		map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+		    fd, (off_t)(at + pos - lead));
+		if (map != MAP_FAILED) {
+			*crc = t2m_crc32(*crc, map + lead, k);
+			munmap(map, len);
+			continue;
+		}
+		if (k > e->chunk)
+			k = e->chunk;
+		do
+			r = pread(fd, e->buf, k, (off_t)(at + pos));
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return t2m_fail_errno(err, "read error at offset %llu",
+			    (unsigned long long)(at + pos));
+		if ((size_t)r < k)
+			return t2m_fail(err, "offset %llu: file ends early",
+			    (unsigned long long)(at + pos + (uint64_t)r));
+		*crc = t2m_crc32(*crc, e->buf, k);
+	}
+	return 0;
+}
+
+/*
+ * The storage lies in a file as it is: each tensor viewing it is moved
+ * from the file to the stream without this process touching its bytes
+ * (splice(2)), beyond reading them once for the CRC.
+ */
+static int
+emit_direct(struct emitter *e, const struct pk_storage *s,
+    struct bytesrc *src, uint32_t *crc, t2m_error *err)
+{
+	const uint32_t *users = e->by_storage + e->first[s->seq];
+	uint32_t nusers = emit_users(e, s), u;
+	const struct pk_tensor *x;
+	uint64_t b, end;
+
+	if (e->crc && file_crc(e, src->fd, src->at, s->nbytes, crc, err) < 0)
+		return -1;
+	for (u = 0; u < nusers; u++) {
+		x = e->items[users[u]].tensor->u.tensor;
+		if (th_numel(x) == 0)
+			continue;
+		th_span(x, &b, &end);
+		if (t2m_writer_data_fd(e->w, users[u], src->fd, src->at + b,
+		    end - b, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 emit_storage(struct emitter *e, const struct pk_storage *s,
     struct bytesrc *src, uint32_t *crc, t2m_error *err)
@@ -177,6 +255,8 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 		if (!th_contiguous(x))
 			strided = 1;
 	}
+	if (src->direct && !strided && !(e->swap && unit > 1))
+		return emit_direct(e, s, src, crc, err);
 	/* The region a strided view spans grows as its bytes arrive, so a
 	 * storage that only claims to be huge costs nothing. */
 	/* One pass over the storage's bytes. */

@@ -7,10 +7,15 @@
 
 #include "torch.h"
 
-/* Reads the next n bytes of the storage being emitted (exactly n). */
+/* Reads the next n bytes of the storage being emitted (exactly n).  When
+ * `direct`, they are also at offset `at` of the regular file fd, and may be
+ * moved from there without being read. */
 struct bytesrc {
 	int (*read)(void *ctx, void *p, size_t n, t2m_error *err);
 	void *ctx;
+	int direct;
+	int fd;
+	uint64_t at;
 };
 
 struct emitter {

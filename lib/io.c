@@ -1,15 +1,42 @@
 /*
  * io.c - buffered input that knows its position and tells a clean end
- * from a short read and from an I/O error; write loops for output.
+ * from a short read and from an I/O error; write loops for output;
+ * moves from descriptor to descriptor that skip user memory on Linux.
  */
+#ifdef __linux__
+#define _GNU_SOURCE	/* splice, F_SETPIPE_SZ */
+#endif
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "t2m.h"
+
+/*
+ * Ask for a bigger buffer on a pipe: with the default 64 KiB each side
+ * wakes the other sixteen times per megabyte.  Where the OS has no
+ * F_SETPIPE_SZ, or refuses (a lowered pipe-max-size), nothing changes.
+ */
+void
+t2m_pipe_grow(int fd)
+{
+#ifdef F_SETPIPE_SZ
+	struct stat st;
+	int size;
+
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	for (size = T2M_PIPE_SIZE; size > 65536; size /= 2)
+		if (fcntl(fd, F_SETPIPE_SZ, size) >= 0)
+			return;
+#else
+	(void)fd;
+#endif
+}
 
 int
 t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
@@ -31,6 +58,8 @@ t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
 		in->regular = 1;
 		in->size = (uint64_t)st.st_size;
 	}
+	if (S_ISFIFO(st.st_mode))
+		t2m_pipe_grow(fd);
 	in->cap = bufsize ? bufsize : (size_t)256 << 10;
 	if ((in->buf = malloc(in->cap)) == NULL)
 		return t2m_fail(err, "out of memory");
@@ -119,6 +148,27 @@ t2m_in_read(struct t2m_in *in, void *p, size_t n, t2m_error *err)
 		}
 		if (r == 0)
 			break;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t
+t2m_in_read_lean(struct t2m_in *in, void *p, size_t n, t2m_error *err)
+{
+	unsigned char *out = p;
+	size_t done;
+	ssize_t r;
+
+	done = in->tail - in->head < n ? in->tail - in->head : n;
+	if (done > 0 && t2m_in_read(in, out, done, err) < 0)
+		return -1;
+	while (done < n) {
+		if ((r = raw_read(in, out + done, n - done, err)) < 0)
+			return -1;
+		if (r == 0)
+			break;
+		in->pos += (uint64_t)r;
+		done += (size_t)r;
 	}
 	return (ssize_t)done;
 }
@@ -287,5 +337,184 @@ t2m_parse_size(const char *s, uint64_t *out)
 	if (*p != '\0' || (mul > 1 && v > UINT64_MAX / mul))
 		return -1;
 	*out = v * mul;
+	return 0;
+}
+
+/*
+ * Zero-copy moves.  splice(2) moves pages between a pipe and another
+ * descriptor without copying them through this process; it needs a pipe
+ * on one side and is Linux-only.  Everywhere else - and when the kernel
+ * says no (EINVAL: a file system without splice; ESPIPE) - the bytes go
+ * through a buffer, as before.  Callers cannot tell the difference except
+ * by the time it takes.
+ */
+#ifdef __linux__
+#define HAVE_SPLICE 1
+#endif
+
+/* Errors that mean "not this way", as opposed to "this failed". */
+static int
+unsupported(int e)
+{
+	return e == EINVAL || e == ENOSYS || e == ESPIPE || e == EBADF ||
+	    e == EOPNOTSUPP;
+}
+
+/*
+ * Move up to n bytes from descriptor `from` (at *foff when foff, else at
+ * its own position) to `to` (at *toff when toff), advancing the offsets
+ * given.  Returns bytes moved, fewer than n only at end of input; on
+ * failure -1 with errno set and *wfail saying whether writing failed.
+ * buf (bufsize bytes) carries the bytes when splice cannot.
+ */
+static int64_t
+move(int from, uint64_t *foff, int to, uint64_t *toff, uint64_t n,
+    unsigned char *buf, size_t bufsize, int *wfail)
+{
+	uint64_t done = 0;
+	size_t k;
+	ssize_t r;
+#ifdef HAVE_SPLICE
+	int spliced = 0;
+	loff_t fo, to_;
+
+	while (done < n) {
+		k = n - done > ((size_t)1 << 30) ? (size_t)1 << 30 :
+		    (size_t)(n - done);
+		fo = foff ? (loff_t)*foff : 0;
+		to_ = toff ? (loff_t)*toff : 0;
+		r = splice(from, foff ? &fo : NULL, to, toff ? &to_ : NULL,
+		    k, SPLICE_F_MOVE);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (!spliced && unsupported(errno))
+				break;		/* the buffered way */
+			/* Which side broke is not said; a full disk or a
+			 * closed pipe is the output's, the rest the input's. */
+			*wfail = errno == EPIPE || errno == ENOSPC ||
+			    errno == EDQUOT || errno == EFBIG;
+			return -1;
+		}
+		if (r == 0)
+			return (int64_t)done;
+		spliced = 1;
+		done += (uint64_t)r;
+		if (foff)
+			*foff += (uint64_t)r;
+		if (toff)
+			*toff += (uint64_t)r;
+	}
+#endif
+	while (done < n) {
+		k = n - done > bufsize ? bufsize : (size_t)(n - done);
+		do
+			r = foff ? pread(from, buf, k, (off_t)*foff) :
+			    read(from, buf, k);
+		while (r < 0 && errno == EINTR);
+		if (r < 0) {
+			*wfail = 0;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		if ((toff ? t2m_pwrite_full(to, buf, (size_t)r, *toff) :
+		    t2m_write_full(to, buf, (size_t)r)) < 0) {
+			*wfail = 1;
+			return -1;
+		}
+		done += (uint64_t)r;
+		if (foff)
+			*foff += (uint64_t)r;
+		if (toff)
+			*toff += (uint64_t)r;
+	}
+	return (int64_t)done;
+}
+
+int64_t
+t2m_in_move(struct t2m_in *in, int to, uint64_t *toff, uint64_t n,
+    const char *toname, t2m_error *err)
+{
+	uint64_t done = 0, k, foff;
+	int64_t r;
+	int wfail = 0;
+
+	/* What the buffer holds goes first. */
+	if (in->head < in->tail) {
+		k = in->tail - in->head < n ? in->tail - in->head : n;
+		if ((toff ? t2m_pwrite_full(to, in->buf + in->head, (size_t)k,
+		    *toff) : t2m_write_full(to, in->buf + in->head,
+		    (size_t)k)) < 0)
+			goto werr;
+		in->head += (size_t)k;
+		in->pos += k;
+		done = k;
+		if (toff)
+			*toff += k;
+	}
+	if (done == n || in->eof)
+		return (int64_t)done;
+	if (in->readfn) {
+		/* A decompressor: its bytes exist only in memory. */
+		while (done < n) {
+			k = n - done < in->cap ? n - done : in->cap;
+			if ((r = raw_read(in, in->buf, (size_t)k, err)) < 0)
+				return -1;
+			if (r == 0)
+				break;
+			if ((toff ? t2m_pwrite_full(to, in->buf, (size_t)r,
+			    *toff) : t2m_write_full(to, in->buf, (size_t)r)) < 0)
+				goto werr;
+			in->pos += (uint64_t)r;
+			done += (uint64_t)r;
+			if (toff)
+				*toff += (uint64_t)r;
+		}
+		return (int64_t)done;
+	}
+	/* A regular file is read at pos, a pipe wherever it is. */
+	foff = in->pos;
+	r = move(in->fd, in->regular ? &foff : NULL, to, toff, n - done,
+	    in->buf, in->cap, &wfail);
+	if (r < 0) {
+		if (wfail)
+			goto werr;
+		return t2m_fail_errno(err, "read error at offset %llu",
+		    (unsigned long long)in->pos);
+	}
+	in->pos += (uint64_t)r;
+	done += (uint64_t)r;
+	if (in->regular && lseek(in->fd, (off_t)in->pos, SEEK_SET) < 0)
+		return t2m_fail_errno(err, "cannot seek");
+	if (done < n)
+		in->eof = 1;
+	return (int64_t)done;
+werr:
+	t2m_fail_errno(err, "write error");
+	err->subject = toname;
+	return -1;
+}
+
+int
+t2m_move_range(int from, uint64_t off, int to, uint64_t n, void *buf,
+    size_t bufsize, const char *toname, t2m_error *err)
+{
+	int64_t r;
+	int wfail = 0;
+
+	r = move(from, &off, to, NULL, n, buf, bufsize, &wfail);
+	if (r < 0 && wfail) {
+		t2m_fail_errno(err, "write error");
+		err->subject = toname;
+		return -1;
+	}
+	if (r < 0)
+		return t2m_fail_errno(err, "read error at offset %llu",
+		    (unsigned long long)off);
+	if ((uint64_t)r < n)
+		return t2m_fail(err, "ends %llu bytes early, at offset %llu",
+		    (unsigned long long)(n - (uint64_t)r),
+		    (unsigned long long)(off + (uint64_t)r));
 	return 0;
 }

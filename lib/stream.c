@@ -77,6 +77,8 @@ struct t2m_reader {
 	uint64_t recno;		/* current record, counting the manifest as 1 */
 	uint64_t recpos;	/* stream offset of the current record */
 	uint64_t left;		/* unread bytes of the current payload */
+	int lean;		/* payloads are moved: read no further ahead
+				   than a record header */
 	int done;
 	char where[64];
 };
@@ -188,7 +190,8 @@ read_header(struct t2m_reader *r, struct hdr *h, t2m_error *err)
 
 	r->recno++;
 	r->recpos = r->in.pos;
-	if ((k = t2m_in_read(&r->in, b, sizeof b, err)) < 0)
+	if ((k = r->lean ? t2m_in_read_lean(&r->in, b, sizeof b, err) :
+	    t2m_in_read(&r->in, b, sizeof b, err)) < 0)
 		return -1;
 	if (k == 0)
 		return 0;
@@ -648,6 +651,31 @@ t2m_reader_read(struct t2m_reader *r, void *p, size_t n, t2m_error *err)
 	return k;
 }
 
+/* Move n bytes of the current payload to fd, a truncation reported as
+ * t2m_reader_read reports it. */
+static int
+payload_move(struct t2m_reader *r, int fd, uint64_t *off, uint64_t n,
+    const char *name, t2m_error *err)
+{
+	int64_t k;
+
+	r->lean = 1;
+	if ((k = t2m_in_move(&r->in, fd, off, n, name, err)) < 0)
+		return err->subject ? -1 : rfail(r, err, "%s", err->msg);
+	r->left -= (uint64_t)k;
+	if ((uint64_t)k < n)
+		return rfail(r, err, "truncated payload (%llu more bytes "
+		    "expected)", (unsigned long long)r->left);
+	return 0;
+}
+
+int
+t2m_reader_move(struct t2m_reader *r, int fd, uint64_t off,
+    const char *name, t2m_error *err)
+{
+	return payload_move(r, fd, &off, r->left, name, err);
+}
+
 /* ---- writer ---- */
 
 struct t2m_writer {
@@ -676,6 +704,7 @@ t2m_writer_new(int fd, const char *name, size_t chunk, t2m_error *err)
 		t2m_fail(err, "out of memory");
 		return NULL;
 	}
+	t2m_pipe_grow(fd);
 	w->fd = fd;
 	w->name = name;
 	w->chunk = chunk ? chunk : T2M_CHUNK_DEFAULT;
@@ -893,6 +922,73 @@ t2m_writer_data(struct t2m_writer *w, uint32_t index, const void *p,
 		w->bytes += k;
 		b += k;
 		n -= k;
+	}
+	return 0;
+}
+
+/* Check that n more bytes fit tensor `index`. */
+static int
+fits(struct t2m_writer *w, uint32_t index, uint64_t n, t2m_error *err)
+{
+	const struct t2m_tensor *t;
+
+	if (index >= w->m->ntensors)
+		return t2m_fail(err, "data for tensor %u of %u", index,
+		    w->m->ntensors);
+	t = &w->m->tensors[index];
+	if (n > t->nbytes - w->written[index])
+		return t2m_fail(err, "tensor '%s': %llu more bytes overrun its "
+		    "%llu", t->name, (unsigned long long)n,
+		    (unsigned long long)t->nbytes);
+	return 0;
+}
+
+/* A record header, flushed, so that its payload can follow by a move. */
+static int
+put_bare_record(struct t2m_writer *w, uint32_t index, uint64_t k,
+    t2m_error *err)
+{
+	if (put_record(w, "DATA", index, w->written[index], k, 0, err) < 0 ||
+	    wflush(w, err) < 0)
+		return -1;
+	w->written[index] += k;
+	w->records++;
+	w->bytes += k;
+	return 0;
+}
+
+int
+t2m_writer_data_fd(struct t2m_writer *w, uint32_t index, int fd,
+    uint64_t off, uint64_t n, t2m_error *err)
+{
+	uint64_t k;
+
+	if (fits(w, index, n, err) < 0)
+		return -1;
+	for (; n > 0; n -= k, off += k) {
+		k = n < w->chunk ? n : w->chunk;
+		if (put_bare_record(w, index, k, err) < 0)
+			return -1;
+		if (t2m_move_range(fd, off, w->fd, k, w->buf, w->cap, w->name,
+		    err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+t2m_reader_pass(struct t2m_reader *r, struct t2m_writer *w, uint32_t index,
+    t2m_error *err)
+{
+	uint64_t k;
+
+	if (fits(w, index, r->left, err) < 0)
+		return -1;
+	while (r->left > 0) {
+		k = r->left < w->chunk ? r->left : w->chunk;
+		if (put_bare_record(w, index, k, err) < 0 ||
+		    payload_move(r, w->fd, NULL, k, w->name, err) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -184,6 +184,10 @@ int t2m_in_init_fn(struct t2m_in *in, ssize_t (*fn)(void *, void *, size_t,
 void t2m_in_free(struct t2m_in *in);
 /* Read up to n bytes; fewer only at end of input.  -1 on an I/O error. */
 ssize_t t2m_in_read(struct t2m_in *in, void *p, size_t n, t2m_error *err);
+/* The same, but with nothing buffered read no further than n bytes: the
+ * bytes after stay in the descriptor for t2m_in_move. */
+ssize_t t2m_in_read_lean(struct t2m_in *in, void *p, size_t n,
+    t2m_error *err);
 /* Read exactly n bytes of `what`, or fail saying how many arrived. */
 int t2m_in_full(struct t2m_in *in, void *p, size_t n, const char *what,
     t2m_error *err);
@@ -199,8 +203,24 @@ int t2m_in_skip(struct t2m_in *in, uint64_t n, const char *what,
     t2m_error *err);
 /* 1 at end of input, 0 if bytes remain, -1 on error. */
 int t2m_in_at_end(struct t2m_in *in, t2m_error *err);
+/*
+ * Move the next n bytes of input to descriptor `to` (at *toff, advanced,
+ * when toff; else at its position), by splice(2) where the OS can.
+ * Returns the count, fewer than n only at the end of input; -1 on error,
+ * with err->subject = toname when writing failed.
+ */
+int64_t t2m_in_move(struct t2m_in *in, int to, uint64_t *toff, uint64_t n,
+    const char *toname, t2m_error *err);
+/* Move n bytes at offset off of file `from` to `to`, the same way; buf
+ * carries them where splice cannot. */
+int t2m_move_range(int from, uint64_t off, int to, uint64_t n, void *buf,
+    size_t bufsize, const char *toname, t2m_error *err);
 
 /* ---- byte output ------------------------------------------------------- */
+
+/* Pipes get buffers of this size where the OS allows (Linux). */
+#define T2M_PIPE_SIZE	(1 << 20)
+void t2m_pipe_grow(int fd);
 
 /* write(2) until done; EINTR retried.  -1 with errno set on failure. */
 int t2m_write_full(int fd, const void *p, size_t n);
@@ -270,6 +290,17 @@ int t2m_reader_next(struct t2m_reader *r, struct t2m_chunk *c,
  */
 ssize_t t2m_reader_read(struct t2m_reader *r, void *p, size_t n,
     t2m_error *err);
+/*
+ * Write what is left of the current payload to descriptor fd at offset
+ * off, by splice(2) where the OS can.  A failed write sets err->subject
+ * to name.
+ */
+int t2m_reader_move(struct t2m_reader *r, int fd, uint64_t off,
+    const char *name, t2m_error *err);
+/* Append what is left of the current payload to tensor `index` of w, the
+ * same way: a tensor that passes through unchanged is never copied. */
+int t2m_reader_pass(struct t2m_reader *r, struct t2m_writer *w,
+    uint32_t index, t2m_error *err);
 /* Where the reader is, for messages: "record 3 at offset 4096". */
 const char *t2m_reader_where(struct t2m_reader *r);
 
@@ -285,6 +316,10 @@ int t2m_writer_begin(struct t2m_writer *w, const struct t2m_manifest *m,
  */
 int t2m_writer_data(struct t2m_writer *w, uint32_t index, const void *p,
     size_t n, t2m_error *err);
+/* The same, n bytes at offset off of the file fd, moved by splice(2)
+ * where the OS can. */
+int t2m_writer_data_fd(struct t2m_writer *w, uint32_t index, int fd,
+    uint64_t off, uint64_t n, t2m_error *err);
 /* Check that every tensor is complete, write the end record, flush. */
 int t2m_writer_end(struct t2m_writer *w, t2m_error *err);
 

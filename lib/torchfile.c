@@ -319,7 +319,7 @@ zip_file(struct torch_job *j, t2m_error *err)
 	struct zip_cd z;
 	struct pk_storage *s;
 	struct file_cursor cur;
-	struct bytesrc src = { cursor_read, &cur };
+	struct bytesrc src = { .read = cursor_read, .ctx = &cur };
 	unsigned char *buf = NULL;
 	struct t2m_buf rel = { 0 };
 	uint32_t k, n = 0, crc;
@@ -396,8 +396,9 @@ zip_file(struct torch_job *j, t2m_error *err)
 	for (k = 0; k < n; k++) {
 		/* prefix/data/<key>: the key is all after "data/" */
 		s = th_find_storage(&j->t, order[k]->name + strlen(z.prefix) + 6);
-		cur.fd = j->in->fd;
-		cur.at = order[k]->data;
+		cur.fd = src.fd = j->in->fd;
+		cur.at = src.at = order[k]->data;
+		src.direct = 1;
 		if (emit_storage(&j->e, s, &src, &crc, err) < 0)
 			goto out;
 		if (!j->o->ignore_crc && crc != order[k]->crc) {
@@ -480,7 +481,7 @@ stop_ends_record(struct t2m_in *in, const struct zip_lfh *h, size_t len,
 static int
 zip_stream(struct torch_job *j, t2m_error *err)
 {
-	struct bytesrc src = { in_read, j->in };
+	struct bytesrc src = { .read = in_read, .ctx = j->in };
 	struct zip_lfh h = { 0 };
 	struct pk_storage *s;
 	unsigned char *buf = NULL;
@@ -696,7 +697,7 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 		"pickle #1 (magic number)", "pickle #2 (protocol version)",
 		"pickle #3 (system info)"
 	};
-	struct bytesrc src = { in_read, in };
+	struct bytesrc src = { .read = in_read, .ctx = in };
 	struct torch_job j;
 	struct pk_vm *vm;
 	struct pk *v, *keys = NULL, *le;
@@ -1058,7 +1059,7 @@ unpack_torch_tar01(struct t2m_in *in, const struct tar01 *mb,
     t2m_error *err)
 {
 	struct mem m;
-	struct bytesrc src = { mem_read, &m };
+	struct bytesrc src = { .read = mem_read, .ctx = &m };
 	struct torch_job j;
 	struct pk_vm *plain;
 	struct pk *v, *le;

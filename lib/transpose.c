@@ -1664,6 +1664,21 @@ t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
 	return 0;
 }
 
+int64_t
+t2m_xform_identity(const struct t2m_xform *x, uint32_t index)
+{
+	const struct xin *in = &x->ins[index];
+	const struct xout *o;
+
+	if (in->npass != 1 || in->njobs != 0)
+		return -1;
+	o = &x->outs[in->pass[0]];
+	if (o->begin != 0 || o->sdtype != x->out->tensors[in->pass[0]].dtype ||
+	    x->out->tensors[in->pass[0]].nbytes != x->in->tensors[index].nbytes)
+		return -1;
+	return in->pass[0];
+}
+
 int
 t2m_xform_finish(struct t2m_xform *x, t2m_error *err)
 {

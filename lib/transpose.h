@@ -66,6 +66,12 @@ void t2m_xform_free(struct t2m_xform *x);
 /* Feed n bytes of input tensor `index` (the next ones, in order). */
 int t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
     const void *p, size_t n, t2m_error *err);
+/*
+ * The output that input tensor `index` becomes byte for byte (same type,
+ * same bytes, nothing else made from it), or -1.  Its bytes may go
+ * straight to the writer (t2m_reader_pass) instead of t2m_xform_data.
+ */
+int64_t t2m_xform_identity(const struct t2m_xform *x, uint32_t index);
 /* After the last input byte: check everything was written. */
 int t2m_xform_finish(struct t2m_xform *x, t2m_error *err);
 

@@ -1,0 +1,55 @@
+# Tensor bytes travel by splice(2) between pipes and files where Linux
+# allows and through buffers where it does not (file to file, a
+# decompressor).  Every way gives the same file, and its values are the
+# checkpoint's: a big tensor over many records, a tied pair sharing one
+# storage, a slice at a storage offset, a strided view (gathered, not
+# moved), a conv weight that t2m-transpose permutes.
+set -u
+status=0
+fail() { echo "FAIL: $*"; status=1; }
+
+$PYTHON - <<'PY' || exit 1
+import torch
+torch.manual_seed(7)
+m = torch.nn.Module()
+m.big = torch.nn.Linear(1024, 1100)             # 4.5 MB: five records
+m.conv = torch.nn.Conv2d(3, 8, 3)
+m.emb = torch.nn.Embedding(300, 64)
+m.head = torch.nn.Linear(64, 300, bias=False)
+m.head.weight = m.emb.weight                    # tied: one storage
+base = torch.randn(4000)
+m.register_buffer("part", base[1000:3000])      # at a storage offset
+m.register_buffer("tr", torch.randn(70, 50).t())  # strided view
+torch.save(m, "m.pt")
+torch.save(m.state_dict(), "sd.pt")
+PY
+
+t2m-unpack m.pt | t2m-transpose | t2m-pack pipes.st || fail "pipes: exit $?"
+t2m-unpack m.pt > s1 && t2m-transpose < s1 > s2 && t2m-pack files.st < s2 ||
+    fail "files: exit $?"
+cat m.pt | t2m-unpack | cat | t2m-transpose | cat | t2m-pack cat.st ||
+    fail "cat: exit $?"
+t2m-unpack -c m.pt | t2m-transpose | t2m-pack nocrc.st || fail "-c: exit $?"
+gzip -c m.pt > m.pt.gz || exit 1
+t2m-unpack m.pt.gz | t2m-transpose | t2m-pack gz.st || fail "gzip: exit $?"
+for f in files cat nocrc gz; do
+	cmp pipes.st $f.st || fail "$f.st differs from pipes.st"
+done
+
+$PYTHON - <<'PY' || fail "values"
+import sys, torch
+import st
+t = st.read("pipes.st")[1]
+m = torch.load("m.pt")
+def get(name):
+    d, shape, raw = t[name]
+    return torch.from_numpy(st.values(d, shape, raw).copy())
+want = {"big.weight": m.big.weight, "big.bias": m.big.bias,
+        "emb.weight": m.emb.weight, "head.weight": m.emb.weight,
+        "part": m.part, "tr": m.tr.contiguous(),
+        "conv.weight": m.conv.weight.permute(0, 2, 3, 1)}
+for k, v in want.items():
+    if not torch.equal(get(k), v.detach()):
+        sys.exit(f"{k}: values differ")
+PY
+exit $status
