@@ -128,8 +128,18 @@ bench: all
 	scripts/bench
 
 # The Python front end (scripts/python), for the python3 that has torch.
-install-python:
-	$(PYTHON) -m pip install scripts/python
+# The Python package with the programs inside it (torch2mlx/bin/), built
+# from a copy in $(BUILD), into $(PYTHON)'s environment: a venv's python
+# (make install-python PYTHON=venv/bin/python), or PIP_FLAGS=--user.
+# Offline: no build isolation; torch is not installed for you.
+install-python: all
+	rm -rf $(BUILD)/python
+	cp -R scripts/python $(BUILD)/python
+	rm -rf $(BUILD)/python/build $(BUILD)/python/*.egg-info
+	mkdir -p $(BUILD)/python/torch2mlx/bin
+	cp $(BINS) $(BUILD)/python/torch2mlx/bin/
+	$(PYTHON) -m pip install --no-build-isolation --no-deps $(PIP_FLAGS) \
+	    $(BUILD)/python
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -1119,7 +1119,8 @@ t2m_types_load(struct t2m_types *t, const char *mappath,
 		}
 		t->map = t->own_map;
 	}
-	if (configpath == NULL && source && strcmp(source, "<stdin>") != 0) {
+	/* "<stdin>", "<python>": no file, so nothing beside it. */
+	if (configpath == NULL && source && source[0] != '<') {
 		slash = strrchr(source, '/');
 		dir = slash ? (size_t)(slash - source) + 1 : 0;
 		if ((beside = malloc(dir + 12)) == NULL)
