@@ -17,7 +17,6 @@
 #include "t2m.h"
 #include "transpose.h"
 
-#define BUFSIZE ((size_t)1 << 20)
 
 static void
 usage(void)
@@ -184,9 +183,7 @@ from_stream(struct t2m_in *in, const char *name, struct job *j, int pass)
 	struct t2m_reader *r;
 	struct t2m_writer *w = NULL;
 	struct t2m_chunk c;
-	unsigned char *buf;
 	t2m_error e;
-	ssize_t k;
 	int rc;
 
 	if ((r = t2m_reader_from(in, &e)) == NULL ||
@@ -197,21 +194,14 @@ from_stream(struct t2m_in *in, const char *name, struct job *j, int pass)
 	if (pass && ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0,
 	    &e)) == NULL || t2m_writer_begin(w, m, &e) < 0))
 		die("<stdout>", &e);
-	if ((buf = malloc(BUFSIZE)) == NULL)
-		errx(1, "out of memory");
-	while ((rc = t2m_reader_next(r, &c, &e)) == 1) {
-		while (w && (k = t2m_reader_read(r, buf, BUFSIZE, &e)) > 0)
-			if (t2m_writer_data(w, c.index, buf, (size_t)k,
-			    &e) < 0)
-				die("<stdout>", &e);
-		if (w && k < 0)
+	/* Passed on without being read, or skipped. */
+	while ((rc = t2m_reader_next(r, &c, &e)) == 1)
+		if (w && t2m_reader_pass(r, w, c.index, &e) < 0)
 			die(name, &e);
-	}
 	if (rc < 0)
 		die(name, &e);
 	if (w && t2m_writer_end(w, &e) < 0)
 		die("<stdout>", &e);
-	free(buf);
 	t2m_writer_free(w);
 	t2m_reader_free(r);
 }
