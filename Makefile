@@ -14,9 +14,16 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
+VERSION   = $(shell sed -n 's/^\#define T2M_VERSION "\(.*\)"/\1/p' lib/t2m.h)
 DEPS      = libarchive libzstd libcjson zlib
-DEPCFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEPS))
-DEPLIBS   = $(shell $(PKG_CONFIG) --libs $(DEPS)) -lm
+# Homebrew's libarchive is keg-only: its .pc file is not on the default
+# path, so look where brew keeps it.
+ifeq ($(shell uname -s),Darwin)
+BREW_ARCHIVE := $(shell brew --prefix libarchive 2>/dev/null)
+endif
+PKG_ENV   = $(if $(BREW_ARCHIVE),PKG_CONFIG_PATH=$(BREW_ARCHIVE)/lib/pkgconfig$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH})
+DEPCFLAGS = $(shell $(PKG_ENV) $(PKG_CONFIG) --cflags $(DEPS))
+DEPLIBS   = $(shell $(PKG_ENV) $(PKG_CONFIG) --libs $(DEPS)) -lm
 
 WARN     = -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Wvla
@@ -28,11 +35,10 @@ T2M_CFLAGS = -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
            $(SANITIZE) -Ilib $(DEPCFLAGS) $(CFLAGS)
 T2M_LDFLAGS = $(SANITIZE) $(LDFLAGS)
 
-LIB_SRC = lib/crc32.c lib/dtype.c lib/error.c lib/io.c lib/json.c \
-          lib/manifest.c lib/out.c lib/safetensors.c lib/stream.c \
-          lib/unpack.c lib/pickle.c lib/torch.c lib/emit.c lib/zip.c lib/torchfile.c lib/wrap.c lib/strmap.c lib/numeric.c lib/rules.c lib/transpose.c lib/analyze.c
+# Every lib/*.c is part of libt2m.a; lib/t2m.h is its public header.
+LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
-LIB_HDR = lib/t2m.h lib/internal.h lib/pickle.h lib/torch.h lib/emit.h lib/zip.h lib/unpack.h lib/numeric.h lib/rules.h lib/transpose.h
+LIB_HDR = $(wildcard lib/*.h)
 
 # Every filters/t2m-*.c is a program, with its page man/t2m-*.1.
 FILTERS = $(patsubst filters/%.c,%,$(wildcard filters/t2m-*.c))
@@ -141,19 +147,37 @@ install-python: all
 	$(PYTHON) -m pip install --no-build-isolation --no-deps $(PIP_FLAGS) \
 	    $(BUILD)/python
 
-install: all
+# t2m.pc, written at install time for this PREFIX.  The library is
+# static, so its dependencies are Requires, not Requires.private:
+# `pkg-config --libs t2m` is enough to link.  Paths under PREFIX are
+# written relative to ${prefix} (pkg-config --define-prefix works).
+PC_LIBDIR = $(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))
+PC_INCDIR = $(patsubst $(PREFIX)%,$${prefix}%,$(INCDIR))
+
+install: all $(BUILD)/libt2m.a
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
 	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	cp $(BUILD)/libt2m.a $(DESTDIR)$(LIBDIR)/
+	cp lib/t2m.h $(DESTDIR)$(INCDIR)/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' \
+	    'includedir=$(PC_INCDIR)' '' 'Name: t2m' \
+	    'Description: PyTorch checkpoints to MLX: the t2m stream library' \
+	    'Version: $(VERSION)' 'Requires: $(DEPS)' \
+	    'Libs: -L$${libdir} -lt2m -lm' 'Cflags: -I$${includedir}' \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/t2m.pc
 
 uninstall:
 	rm -f $(FILTERS:%=$(DESTDIR)$(BINDIR)/%) \
 	    $(FILTERS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
 	    $(DESTDIR)$(MANDIR)/man5/t2m-stream.5 \
-	    $(DESTDIR)$(MANDIR)/man7/t2m.7
+	    $(DESTDIR)$(MANDIR)/man7/t2m.7 \
+	    $(DESTDIR)$(LIBDIR)/libt2m.a $(DESTDIR)$(INCDIR)/t2m.h \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/t2m.pc
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -156,6 +156,9 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
  * through the chunk buffer.
  */
 #define WINDOW ((size_t)4 << 20)
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0		/* Linux: fault the window in at once */
+#endif
 
 static int
 file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint32_t *crc,
