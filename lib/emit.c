@@ -156,6 +156,7 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
  * through the chunk buffer.
  */
 #define WINDOW ((size_t)4 << 20)
+#define DIRECT_MIN ((uint64_t)128 << 10)
 #ifndef MAP_POPULATE
 #define MAP_POPULATE 0		/* Linux: fault the window in at once */
 #endif
@@ -258,7 +259,9 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 		if (!th_contiguous(x))
 			strided = 1;
 	}
-	if (src->direct && !strided && !(e->swap && unit > 1))
+	/* Small storages are cheaper read than mapped and spliced. */
+	if (src->direct && !strided && !(e->swap && unit > 1) &&
+	    s->nbytes >= DIRECT_MIN)
 		return emit_direct(e, s, src, crc, err);
 	/* The region a strided view spans grows as its bytes arrive, so a
 	 * storage that only claims to be huge costs nothing. */

@@ -68,6 +68,7 @@ uint64_t t2m_hash_str(const char *s);
 struct t2m_strmap_entry {
 	const char *key;
 	uint32_t val;
+	uint32_t hash;		/* the key's, so most misses skip strcmp */
 };
 
 struct t2m_strmap {

@@ -58,12 +58,19 @@ t2m_manifest_strndup(struct t2m_manifest *m, const char *s, size_t n)
 
 struct t2m_index {
 	struct t2m_strmap names;	/* tensor name -> position */
+	struct t2m_strmap modules;	/* module path -> first position */
 };
 
 long
 t2m_manifest_find(const struct t2m_manifest *m, const char *name)
 {
 	return t2m_strmap_get(&m->index->names, name);
+}
+
+long
+t2m_manifest_find_module(const struct t2m_manifest *m, const char *path)
+{
+	return t2m_strmap_get(&m->index->modules, path);
 }
 
 /* ---- manifest ---- */
@@ -106,8 +113,10 @@ t2m_manifest_free(struct t2m_manifest *m)
 			free(b);
 		}
 	free(m->arena);
-	if (m->index)
+	if (m->index) {
 		t2m_strmap_free(&m->index->names);
+		t2m_strmap_free(&m->index->modules);
+	}
 	free(m->index);
 	free(m);
 }
@@ -242,7 +251,9 @@ t2m_manifest_add_module(struct t2m_manifest *m, const char *path,
 	}
 	mod = &m->modules[m->nmodules];
 	memset(mod, 0, sizeof *mod);
-	if ((mod->path = t2m_manifest_strndup(m, path, strlen(path))) == NULL) {
+	if ((mod->path = t2m_manifest_strndup(m, path, strlen(path))) == NULL ||
+	    (t2m_strmap_get(&m->index->modules, mod->path) < 0 &&
+	    t2m_strmap_put(&m->index->modules, mod->path, m->nmodules) < 0)) {
 		t2m_fail(err, "out of memory");
 		return NULL;
 	}

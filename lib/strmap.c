@@ -66,6 +66,7 @@ t2m_strmap_put(struct t2m_strmap *m, const char *key, uint32_t val)
 {
 	struct t2m_strmap_entry *ne;
 	size_t size, i, j;
+	uint64_t h;
 
 	if (m->e == NULL || (m->n + 1) * 2 > m->mask + 1) {
 		size = m->e ? (m->mask + 1) * 2 : 64;
@@ -74,7 +75,7 @@ t2m_strmap_put(struct t2m_strmap *m, const char *key, uint32_t val)
 		for (i = 0; m->e && i <= m->mask; i++) {
 			if (m->e[i].key == NULL)
 				continue;
-			j = t2m_hash_str(m->e[i].key) & (size - 1);
+			j = m->e[i].hash & (size - 1);
 			while (ne[j].key)
 				j = (j + 1) & (size - 1);
 			ne[j] = m->e[i];
@@ -83,26 +84,31 @@ t2m_strmap_put(struct t2m_strmap *m, const char *key, uint32_t val)
 		m->e = ne;
 		m->mask = size - 1;
 	}
-	j = t2m_hash_str(key) & m->mask;
-	while (m->e[j].key && strcmp(m->e[j].key, key) != 0)
+	h = t2m_hash_str(key);
+	j = h & m->mask;
+	while (m->e[j].key && (m->e[j].hash != (uint32_t)h ||
+	    strcmp(m->e[j].key, key) != 0))
 		j = (j + 1) & m->mask;
 	if (m->e[j].key == NULL)
 		m->n++;
 	m->e[j].key = key;
 	m->e[j].val = val;
+	m->e[j].hash = (uint32_t)h;
 	return 0;
 }
 
 long
 t2m_strmap_get(const struct t2m_strmap *m, const char *key)
 {
+	uint64_t h;
 	size_t j;
 
 	if (m->e == NULL)
 		return -1;
-	j = t2m_hash_str(key) & m->mask;
-	for (; m->e[j].key; j = (j + 1) & m->mask)
-		if (strcmp(m->e[j].key, key) == 0)
+	h = t2m_hash_str(key);
+	for (j = h & m->mask; m->e[j].key; j = (j + 1) & m->mask)
+		if (m->e[j].hash == (uint32_t)h &&
+		    strcmp(m->e[j].key, key) == 0)
 			return (long)m->e[j].val;
 	return -1;
 }

@@ -141,6 +141,9 @@ struct t2m_tensor *t2m_manifest_add(struct t2m_manifest *m, const char *name,
     int dtype, int ndim, const uint64_t *shape, t2m_error *err);
 /* Position of the tensor called name, or -1. */
 long t2m_manifest_find(const struct t2m_manifest *m, const char *name);
+/* Position of the first module at path, or -1. */
+long t2m_manifest_find_module(const struct t2m_manifest *m,
+    const char *path);
 
 struct t2m_module *t2m_manifest_add_module(struct t2m_manifest *m,
     const char *path, t2m_error *err);

@@ -399,19 +399,25 @@ shape_arg(struct pk *o, uint64_t *v, int64_t *sv, int *n)
 	return 0;
 }
 
+/* A tensor node with room for ndim sizes and strides after it. */
 static struct pk *
-new_tensor(struct pk_vm *vm, int kind, t2m_error *err)
+new_tensor(struct pk_vm *vm, int kind, int ndim, t2m_error *err)
 {
+	struct pk_tensor *x;
 	struct pk *o;
 
 	if ((o = pk_alloc(vm, PK_TENSOR, err)) == NULL)
 		return NULL;
-	if ((o->u.tensor = calloc(1, sizeof *o->u.tensor)) == NULL) {
+	if ((x = calloc(1, sizeof *x + (size_t)ndim * (sizeof *x->size +
+	    sizeof *x->stride))) == NULL) {
 		o->type = PK_NONE;
 		pk_unref(vm, o);
 		return hfail(vm, err, "out of memory");
 	}
-	o->u.tensor->kind = kind;
+	x->size = (uint64_t *)(x + 1);
+	x->stride = (int64_t *)(x->size + ndim);
+	x->kind = kind;
+	o->u.tensor = x;
 	return o;
 }
 
@@ -431,7 +437,7 @@ tensor_node(struct pk_vm *vm, struct pk *st, int dtype, int kind,
 	struct pk *o;
 	int d;
 
-	if ((o = new_tensor(vm, kind, err)) == NULL)
+	if ((o = new_tensor(vm, kind, ndim, err)) == NULL)
 		return NULL;
 	x = o->u.tensor;
 	x->dtype = dtype;
@@ -534,7 +540,7 @@ rebuild(struct pk_vm *vm, const char *fn, struct pk *args, int v3,
 static struct pk *
 unsupported(struct pk_vm *vm, int kind, const char *what, t2m_error *err)
 {
-	struct pk *o = new_tensor(vm, kind, err);
+	struct pk *o = new_tensor(vm, kind, 0, err);
 
 	if (o)
 		snprintf(o->u.tensor->what, sizeof o->u.tensor->what, "%s",

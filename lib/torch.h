@@ -33,8 +33,8 @@ struct pk_tensor {
 	char what[48];		/* torch's name of its type, for messages */
 	int ndim;
 	uint64_t offset;	/* in elements of dtype */
-	uint64_t size[T2M_MAXDIM];
-	int64_t stride[T2M_MAXDIM];
+	uint64_t *size;		/* ndim of each, allocated with the tensor: */
+	int64_t *stride;	/* a model of 100,000 tensors stays small */
 };
 
 /* One tensor to write: its name and the node holding it. */

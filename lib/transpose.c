@@ -767,12 +767,9 @@ static const char *
 file_class(struct t2m_xform *x, const char *path)
 {
 	const struct t2m_manifest *m = x->in;
-	uint32_t k;
+	long k = t2m_manifest_find_module(m, path);
 
-	for (k = 0; k < m->nmodules; k++)
-		if (strcmp(m->modules[k].path, path) == 0)
-			return t2m_attrs_get(&m->modules[k].attrs, "class");
-	return NULL;
+	return k < 0 ? NULL : t2m_attrs_get(&m->modules[k].attrs, "class");
 }
 
 static const char *
@@ -934,12 +931,11 @@ static int
 describe(struct t2m_xform *x, const struct layer *L)
 {
 	struct t2m_module *mod = NULL;
-	uint32_t k;
+	long k = t2m_manifest_find_module(x->out, L->path);
 
-	for (k = 0; k < x->out->nmodules; k++)
-		if (strcmp(x->out->modules[k].path, L->path) == 0)
-			mod = &x->out->modules[k];
-	if (mod == NULL && (mod = t2m_manifest_add_module(x->out, L->path,
+	if (k >= 0)
+		mod = &x->out->modules[k];
+	else if ((mod = t2m_manifest_add_module(x->out, L->path,
 	    x->err)) == NULL)
 		return -1;
 	if (t2m_attrs_set(x->out, &mod->attrs, "class", L->cls, x->err) < 0 ||
