@@ -1,69 +1,163 @@
 /*
- * t2m-pack - read a t2m stream and write a safetensors file, atomically:
- * the file appears complete or not at all.
+ * t2m-pack - read a t2m stream and write a safetensors file, a set of
+ * safetensors shards with an index, or a PyTorch checkpoint, atomically:
+ * the output appears complete or not at all.
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <err.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "t2m.h"
 
 #define BUFSIZE ((size_t)1 << 20)
+#define INDEX_NAME "model.safetensors.index.json"
+
+enum format { F_AUTO, F_SAFETENSORS, F_TORCH };
+
+/*
+ * Where each tensor goes: files[file[i]] at l[file[i]] for tensor i,
+ * found there as tensor sub[i] of that file's layout.  One file: file
+ * and sub are NULL, and tensor i is tensor i.
+ */
+struct plan {
+	uint32_t nfiles;
+	int *fd;
+	const char **name;	/* for messages */
+	struct t2m_st_layout *l;
+	const uint32_t *file, *sub;
+};
+
+static struct t2m_progress progress;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-pack file\n");
+	fprintf(stderr, "usage: t2m-pack [-q] [-f format] [-s size] file\n");
 	exit(2);
 }
 
-/* Copy the stream's data to its place in the file.  Hidden tensors go
- * into the header as base64, so it is written again at the end. */
-static int
-pack(struct t2m_reader *r, struct t2m_out *o, struct t2m_st_layout *l,
-    const struct t2m_manifest *m, t2m_error *err)
+/* torch.save's customary extensions ask for PyTorch, any other name
+ * for safetensors. */
+static enum format
+format_of(const char *path)
 {
+	static const char *const torch[] = { "pt", "pth", "bin" };
+	const char *base = strrchr(path, '/'), *dot;
+	size_t i;
+
+	dot = strrchr(base ? base + 1 : path, '.');
+	for (i = 0; dot && i < sizeof torch / sizeof torch[0]; i++)
+		if (strcasecmp(dot + 1, torch[i]) == 0)
+			return F_TORCH;
+	return F_SAFETENSORS;
+}
+
+/* Print the fault, after wiping the progress line it would mix with. */
+static void
+fault(const char *subject, const t2m_error *e)
+{
+	t2m_progress_end(&progress);
+	warnx("%s: %s", e->subject ? e->subject : subject, e->msg);
+}
+
+static int
+werr(t2m_error *err, const char *name)
+{
+	t2m_fail_errno(err, "write error");
+	err->subject = name;
+	return -1;
+}
+
+/* Written in place over an old file: cut what lies beyond. */
+static int
+cut(int fd, uint64_t size, const char *name, t2m_error *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size > size && ftruncate(fd, (off_t)size) < 0)
+		return werr(err, name);
+	return 0;
+}
+
+/* Hidden tensors' bytes, which go into a header as base64, so the
+ * headers are written again at the end. */
+static unsigned char **
+hidden_buffers(const struct t2m_manifest *m, const struct plan *p,
+    t2m_error *err)
+{
+	unsigned char **h;
+	uint32_t i, f, s;
+
+	if ((h = calloc(m->ntensors + 1, sizeof *h)) == NULL)
+		goto nomem;
+	for (i = 0; i < m->ntensors; i++) {
+		f = p->file ? p->file[i] : 0;
+		s = p->sub ? p->sub[i] : i;
+		if (p->l[f].b64_at[s] != UINT64_MAX &&
+		    (h[i] = malloc(m->tensors[i].nbytes ?
+		    m->tensors[i].nbytes : 1)) == NULL)
+			goto nomem;
+	}
+	return h;
+nomem:
+	for (i = 0; h && i < m->ntensors; i++)
+		free(h[i]);
+	free(h);
+	t2m_fail(err, "out of memory");
+	return NULL;
+}
+
+/* Copy the stream's data to its place in the safetensors files. */
+static int
+pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
+    const struct plan *p, t2m_error *err)
+{
+	const struct t2m_st_layout *l;
 	unsigned char *buf, **hidden;
 	struct t2m_chunk c;
-	struct stat st;
-	uint64_t at;
-	uint32_t i;
+	uint64_t at, base;
+	uint32_t i, f, s;
 	ssize_t k;
-	int rc = -1, nhidden = 0;
+	int rc = -1;
 
-	if ((buf = malloc(BUFSIZE)) == NULL ||
-	    (hidden = calloc(m->ntensors + 1, sizeof *hidden)) == NULL) {
-		free(buf);
-		return t2m_fail(err, "out of memory");
+	if ((hidden = hidden_buffers(m, p, err)) == NULL)
+		return -1;
+	if ((buf = malloc(BUFSIZE)) == NULL) {
+		t2m_fail(err, "out of memory");
+		goto out;
 	}
-	for (i = 0; i < m->ntensors; i++)
-		if (l->b64_at[i] != UINT64_MAX) {
-			if ((hidden[i] = malloc(m->tensors[i].nbytes ?
-			    m->tensors[i].nbytes : 1)) == NULL) {
-				t2m_fail(err, "out of memory");
-				goto out;
-			}
-			nhidden++;
+	for (f = 0; f < p->nfiles; f++)
+		if (t2m_pwrite_full(p->fd[f], p->l[f].header,
+		    p->l[f].header_len, 0) < 0) {
+			werr(err, p->name[f]);
+			goto out;
 		}
-	if (t2m_pwrite_full(o->fd, l->header, l->header_len, 0) < 0)
-		goto werr;
 	while ((rc = t2m_reader_next(r, &c, err)) == 1) {
-		at = l->header_len + l->offset[c.index] + c.offset;
+		f = p->file ? p->file[c.index] : 0;
+		s = p->sub ? p->sub[c.index] : c.index;
+		l = &p->l[f];
+		base = l->header_len + l->offset[s];
 		if (!hidden[c.index]) {
-			if (t2m_reader_move(r, o->fd, at, o->path, err) < 0)
+			if (t2m_reader_move(r, p->fd[f], base + c.offset,
+			    p->name[f], err) < 0)
 				break;
+			t2m_progress_add(&progress, c.length);
 			continue;
 		}
+		at = c.offset;
 		while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) > 0) {
-			memcpy(hidden[c.index] + (at - l->header_len -
-			    l->offset[c.index]), buf, (size_t)k);
+			memcpy(hidden[c.index] + at, buf, (size_t)k);
 			at += (uint64_t)k;
+			t2m_progress_add(&progress, (uint64_t)k);
 		}
 		if (k < 0) {
 			rc = -1;
@@ -75,24 +169,23 @@ pack(struct t2m_reader *r, struct t2m_out *o, struct t2m_st_layout *l,
 		goto out;
 	}
 	rc = -1;
-	if (nhidden) {
-		for (i = 0; i < m->ntensors; i++)
-			if (hidden[i])
-				t2m_st_fill_hidden(l, i, hidden[i],
-				    (size_t)m->tensors[i].nbytes);
-		if (t2m_pwrite_full(o->fd, l->header, l->header_len, 0) < 0)
-			goto werr;
+	for (i = 0; i < m->ntensors; i++) {
+		if (!hidden[i])
+			continue;
+		f = p->file ? p->file[i] : 0;
+		t2m_st_fill_hidden(&p->l[f], p->sub ? p->sub[i] : i,
+		    hidden[i], (size_t)m->tensors[i].nbytes);
+		if (t2m_pwrite_full(p->fd[f], p->l[f].header,
+		    p->l[f].header_len, 0) < 0) {
+			werr(err, p->name[f]);
+			goto out;
+		}
 	}
-	/* Written in place over an old file: cut what lies beyond. */
-	if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size > l->header_len + l->data_len &&
-	    ftruncate(o->fd, (off_t)(l->header_len + l->data_len)) < 0)
-		goto werr;
+	for (f = 0; f < p->nfiles; f++)
+		if (cut(p->fd[f], p->l[f].header_len + p->l[f].data_len,
+		    p->name[f], err) < 0)
+			goto out;
 	rc = 0;
-	goto out;
-werr:
-	t2m_fail_errno(err, "write error");
-	err->subject = o->path;
 out:
 	for (i = 0; i < m->ntensors; i++)
 		free(hidden[i]);
@@ -101,16 +194,203 @@ out:
 	return rc;
 }
 
+/* Copy the stream's data into the checkpoint, each tensor's CRC-32
+ * computed on the way, then write the rest of the archive. */
+static int
+pack_pt(struct t2m_reader *r, struct t2m_out *o, struct t2m_pt *pt,
+    t2m_error *err)
+{
+	unsigned char *buf;
+	struct t2m_chunk c;
+	uint64_t at;
+	ssize_t k = 0;
+	int rc;
+
+	if ((buf = malloc(BUFSIZE)) == NULL)
+		return t2m_fail(err, "out of memory");
+	while ((rc = t2m_reader_next(r, &c, err)) == 1) {
+		at = t2m_pt_offset(pt, c.index) + c.offset;
+		while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) > 0) {
+			t2m_pt_crc(pt, c.index, buf, (size_t)k);
+			if (t2m_pwrite_full(o->fd, buf, (size_t)k, at) < 0) {
+				free(buf);
+				return werr(err, o->path);
+			}
+			at += (uint64_t)k;
+			t2m_progress_add(&progress, (uint64_t)k);
+		}
+		if (k < 0)
+			break;
+	}
+	free(buf);
+	if (rc != 0 || k < 0)
+		return -1;
+	if (t2m_pt_finish(pt, o->fd) < 0)
+		return werr(err, o->path);
+	return cut(o->fd, t2m_pt_size(pt), o->path, err);
+}
+
+static uint64_t
+total_bytes(const struct t2m_manifest *m)
+{
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < m->ntensors; i++)
+		n += m->tensors[i].nbytes;
+	return n;
+}
+
+/* One safetensors file, or one PyTorch checkpoint. */
+static void
+single(struct t2m_reader *r, const struct t2m_manifest *m, const char *path,
+    enum format fmt, int quiet)
+{
+	struct t2m_st_layout l;
+	struct t2m_pt *pt = NULL;
+	struct t2m_out o;
+	struct plan p;
+	const char *name;
+	char archive[256];
+	t2m_error e;
+	int rc;
+
+	if (fmt == F_TORCH) {
+		t2m_pt_archive_name(path, archive, sizeof archive);
+		if ((pt = t2m_pt_layout(m, archive, &e)) == NULL)
+			errx(1, "%s: %s", path, e.msg);
+	} else if (t2m_st_layout(m, &l, &e) < 0)
+		errx(1, "%s: %s", path, e.msg);
+	if (t2m_out_open(&o, path, &e) < 0)
+		errx(1, "%s: %s", path, e.msg);
+	if (!quiet)
+		t2m_progress_begin(&progress, STDERR_FILENO, total_bytes(m),
+		    "t2m-pack");
+	if (pt)
+		rc = pack_pt(r, &o, pt, &e);
+	else {
+		name = o.path;
+		p = (struct plan){ 1, &o.fd, &name, &l, NULL, NULL };
+		rc = pack_st(r, m, &p, &e);
+	}
+	if (rc < 0) {
+		fault("<stdin>", &e);
+		t2m_out_abort(&o);
+		exit(1);
+	}
+	t2m_progress_end(&progress);
+	if (t2m_out_commit(&o, &e) < 0)
+		errx(1, "%s: %s", path, e.msg);
+	if (pt)
+		t2m_pt_free(pt);
+	else
+		t2m_st_layout_free(&l);
+}
+
+/* 1 when name is a shard of a set of n (or, with n 0, of any set). */
+static int
+is_shard(const char *name, uint32_t n)
+{
+	unsigned a, b;
+	int len = 0;
+
+	if (strlen(name) != 32 || sscanf(name, "model-%5u-of-%5u.safetensors%n",
+	    &a, &b, &len) != 2 || len != 32)
+		return 0;
+	return n == 0 || b == n;
+}
+
+/* A loader that globs model*.safetensors, as mlx-lm does, would take
+ * up shards left from a set of another size: refuse them. */
+static int
+stale_shards(const char *dir, uint32_t n, t2m_error *err)
+{
+	struct dirent *d;
+	DIR *dp;
+	int rc = 0;
+
+	if ((dp = opendir(dir)) == NULL)
+		return 0;	/* missing: made anew; else found later */
+	while ((d = readdir(dp)) != NULL)
+		if (is_shard(d->d_name, 0) && !is_shard(d->d_name, n)) {
+			rc = t2m_fail(err, "holds %s, a shard of another set; "
+			    "remove the old set or choose another directory",
+			    d->d_name);
+			break;
+		}
+	closedir(dp);
+	return rc;
+}
+
+/* Safetensors shards of at most max bytes, and their index. */
+static void
+sharded(struct t2m_reader *r, const struct t2m_manifest *m, const char *dir,
+    uint64_t max, int quiet)
+{
+	struct t2m_st_shards s;
+	struct t2m_outdir o;
+	struct t2m_buf index = { 0 };
+	struct plan p;
+	const char **names;
+	char (*shard)[64];
+	int *fds;
+	uint32_t k;
+	t2m_error e;
+
+	if (t2m_st_shard(m, max, &s, &e) < 0)
+		errx(1, "%s: %s", dir, e.msg);
+	t2m_st_shard_index(m, &s, &index);
+	if (index.nomem || (names = calloc(s.n + 1, sizeof *names)) == NULL ||
+	    (shard = calloc(s.n + 1, sizeof *shard)) == NULL ||
+	    (fds = calloc(s.n + 1, sizeof *fds)) == NULL)
+		errx(1, "out of memory");
+	for (k = 0; k < s.n; k++) {
+		t2m_st_shard_name(&s, k, shard[k], sizeof shard[k]);
+		names[k] = shard[k];
+	}
+	names[s.n] = INDEX_NAME;	/* renamed last */
+	if (stale_shards(dir, s.n, &e) < 0)
+		errx(1, "%s: %s", dir, e.msg);
+	if (t2m_outdir_open(&o, dir, names, s.n + 1, &e) < 0)
+		errx(1, "%s: %s", e.subject, e.msg);
+	for (k = 0; k < s.n; k++) {
+		fds[k] = o.f[k].fd;
+		names[k] = o.f[k].path;
+	}
+	if (!quiet)
+		t2m_progress_begin(&progress, STDERR_FILENO, total_bytes(m),
+		    "t2m-pack");
+	p = (struct plan){ s.n, fds, names, s.l, s.shard, s.sub };
+	if (pack_st(r, m, &p, &e) < 0) {
+		fault("<stdin>", &e);
+		t2m_outdir_abort(&o);
+		exit(1);
+	}
+	if (t2m_write_full(o.f[s.n].fd, index.p, index.len) < 0) {
+		werr(&e, o.f[s.n].path);
+		fault(dir, &e);
+		t2m_outdir_abort(&o);
+		exit(1);
+	}
+	t2m_progress_end(&progress);
+	if (t2m_outdir_commit(&o, &e) < 0)
+		errx(1, "%s: %s", e.subject, e.msg);
+	t2m_buf_free(&index);
+	t2m_st_shards_free(&s);
+	free(names);
+	free(shard);
+	free(fds);
+}
+
 int
 main(int argc, char *argv[])
 {
-	struct t2m_st_layout l;
 	struct t2m_manifest *m;
 	struct t2m_reader *r;
-	struct t2m_out o;
-	const char *path;
+	enum format fmt = F_AUTO;
+	uint64_t max = 0;
 	t2m_error e;
-	int ch;
+	int ch, quiet = 0;
 
 	argv[0] = "t2m-pack";	/* getopt's messages name the program */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -118,30 +398,53 @@ main(int argc, char *argv[])
 			err(1, "<stdout>");
 		return 0;
 	}
-	while ((ch = getopt(argc, argv, "")) != -1)
-		usage();
+	while ((ch = getopt(argc, argv, "f:qs:")) != -1)
+		switch (ch) {
+		case 'f':
+			if (strcmp(optarg, "safetensors") == 0)
+				fmt = F_SAFETENSORS;
+			else if (strcmp(optarg, "torch") == 0)
+				fmt = F_TORCH;
+			else {
+				warnx("bad format '%s' (safetensors or torch)",
+				    optarg);
+				usage();
+			}
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 's':
+			if (t2m_parse_size(optarg, &max) < 0 || max == 0) {
+				warnx("bad shard size '%s'", optarg);
+				usage();
+			}
+			break;
+		default:
+			usage();
+		}
 	argc -= optind;
 	argv += optind;
 	if (argc != 1)
 		usage();
-	path = argv[0];
+	if (max && fmt == F_TORCH) {
+		warnx("sharded output (-s) is safetensors only");
+		usage();
+	}
+	if (fmt == F_AUTO)
+		fmt = max ? F_SAFETENSORS : format_of(argv[0]);
 
-	t2m_out_signals();
+	if (max)
+		t2m_outdir_signals();
+	else
+		t2m_out_signals();
 	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
 	    t2m_reader_begin(r, &m, &e) < 0)
 		errx(1, "<stdin>: %s", e.msg);
-	if (t2m_st_layout(m, &l, &e) < 0)
-		errx(1, "%s: %s", path, e.msg);
-	if (t2m_out_open(&o, path, &e) < 0)
-		errx(1, "%s: %s", path, e.msg);
-	if (pack(r, &o, &l, m, &e) < 0) {
-		warnx("%s: %s", e.subject ? e.subject : "<stdin>", e.msg);
-		t2m_out_abort(&o);
-		exit(1);
-	}
-	if (t2m_out_commit(&o, &e) < 0)
-		errx(1, "%s: %s", path, e.msg);
-	t2m_st_layout_free(&l);
+	if (max)
+		sharded(r, m, argv[0], max, quiet);
+	else
+		single(r, m, argv[0], fmt, quiet);
 	t2m_reader_free(r);
 	return 0;
 }

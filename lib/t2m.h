@@ -417,4 +417,117 @@ void t2m_buf_free(struct t2m_buf *b);
 /* Parse a size such as 4096, 64K, 1M (binary units). 0 ok, -1 bad. */
 int t2m_parse_size(const char *s, uint64_t *out);
 
+/* ---- t2m-pack's other outputs: PyTorch, shards; a progress line ------- */
+
+/*
+ * A PyTorch checkpoint (torch.save's zip format, version 3) holding m's
+ * tensors as a state dict, an OrderedDict in manifest order, laid out
+ * before any data arrives.  Tensors with a legacy storage class are saved
+ * as torch 1.x and 2.x save them; U16, U32, U64 and the float8 types as
+ * torch 2.x saves them (an untyped storage and the dtype).  Refused: a
+ * hidden tensor, F4 and F6 (no PyTorch dtype).  Every entry of the zip
+ * is stored, its data 64-byte aligned; entries are, in order,
+ * <archive>/data.pkl, byteorder, data/0 .. data/N-1 (tensor i is
+ * data/<i>), version.
+ */
+struct t2m_pt;
+
+/* The archive name torch.save would use for path: its last component
+ * without the last extension; "archive" when that is empty or not
+ * printable ASCII, or for "-". */
+void t2m_pt_archive_name(const char *path, char *name, size_t size);
+struct t2m_pt *t2m_pt_layout(const struct t2m_manifest *m,
+    const char *archive, t2m_error *err);
+/* Where tensor i's data begins in the file; the file's whole size. */
+uint64_t t2m_pt_offset(const struct t2m_pt *p, uint32_t i);
+uint64_t t2m_pt_size(const struct t2m_pt *p);
+/* Add the next n bytes of tensor i to its CRC-32: each tensor's bytes in
+ * order, as a stream delivers them. */
+void t2m_pt_crc(struct t2m_pt *p, uint32_t i, const void *buf, size_t n);
+/* Once every tensor's bytes are written: write the rest (pickle, small
+ * records, zip headers).  -1 with errno set. */
+int t2m_pt_finish(struct t2m_pt *p, int fd);
+void t2m_pt_free(struct t2m_pt *p);
+
+/*
+ * m split into safetensors shards of at most max bytes of tensor data
+ * each, as Hugging Face shards a model: the tensors in t2m_st_layout's
+ * order, filled greedily; a tensor larger than max gets a shard of its
+ * own.  There is always at least one shard, and at most 99999.  Each
+ * shard has its own manifest (m's metadata; the hidden tensors all go
+ * to the first shard) and layout.
+ */
+#define T2M_MAX_SHARDS 99999u
+
+struct t2m_st_shards {
+	uint32_t n;
+	struct t2m_manifest **m;	/* shard k's tensors */
+	struct t2m_st_layout *l;	/* shard k's layout */
+	uint32_t *shard;	/* shard[i]: the shard of m's tensor i */
+	uint32_t *sub;		/* sub[i]: its position in that shard */
+	uint64_t total;		/* bytes of tensor data, hidden excluded */
+};
+
+int t2m_st_shard(const struct t2m_manifest *m, uint64_t max,
+    struct t2m_st_shards *s, t2m_error *err);
+void t2m_st_shards_free(struct t2m_st_shards *s);
+/* Shard k's file name, "model-00001-of-00003.safetensors" (k from 0). */
+void t2m_st_shard_name(const struct t2m_st_shards *s, uint32_t k,
+    char *name, size_t size);
+/* model.safetensors.index.json: total_size and the weight map, keys
+ * sorted bytewise, indented by two spaces, a newline at the end. */
+void t2m_st_shard_index(const struct t2m_manifest *m,
+    const struct t2m_st_shards *s, struct t2m_buf *b);
+
+/*
+ * Files written into a directory that appear together or not at all.
+ * When the directory does not exist, the files are written in a new
+ * temporary directory beside it (.<dir>.XXXXXX), renamed into place
+ * whole on commit.  When it exists, each file is a temporary
+ * (.<name>.XXXXXX) in it, and commit renames them one by one in order.
+ * Abort, or SIGINT, SIGTERM, SIGHUP, SIGPIPE or SIGXFSZ (with
+ * t2m_outdir_signals), removes every temporary.
+ */
+struct t2m_outdir_file {
+	char *path;		/* the final name */
+	char *tmp;		/* where it is written until commit */
+	int fd;
+};
+
+struct t2m_outdir {
+	const char *name;	/* dir as the caller gave it, for messages */
+	char *dir;
+	char *tmpdir;		/* the new directory, or NULL */
+	struct t2m_outdir_file *f;
+	uint32_t n;
+};
+
+/* Create names[0..n) in dir.  On failure err->subject is dir, which
+ * must outlive o. */
+int t2m_outdir_open(struct t2m_outdir *o, const char *dir,
+    const char *const *names, uint32_t n, t2m_error *err);
+int t2m_outdir_commit(struct t2m_outdir *o, t2m_error *err);
+void t2m_outdir_abort(struct t2m_outdir *o);
+void t2m_outdir_signals(void);
+
+/*
+ * A progress line on a terminal: "label: 1.0 GiB of 4.0 GiB (25%),
+ * 900.0 MiB/s, 0:03 left", redrawn in place at most four times a second
+ * and once more when the total is reached, and wiped by
+ * t2m_progress_end.  When fd is not a terminal, or belongs to another
+ * process group (a background job), nothing is written.
+ */
+struct t2m_progress {
+	int fd, on;
+	const char *label;
+	uint64_t total, done;
+	double start, last;	/* seconds on the monotonic clock */
+	size_t shown;		/* characters on the line now */
+};
+
+void t2m_progress_begin(struct t2m_progress *p, int fd, uint64_t total,
+    const char *label);
+void t2m_progress_add(struct t2m_progress *p, uint64_t n);
+void t2m_progress_end(struct t2m_progress *p);
+
 #endif
