@@ -41,9 +41,12 @@ LIB_OBJ = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 LIB_HDR = $(wildcard lib/*.h)
 
 # Every filters/t2m-*.c is a program, with its page man/t2m-*.1.
+# SCRIPTS are programs already: copied beside the filters they run.
 FILTERS = $(patsubst filters/%.c,%,$(wildcard filters/t2m-*.c))
-BINS    = $(FILTERS:%=$(BUILD)/bin/%)
-MAN1    = $(FILTERS:%=man/%.1)
+SCRIPTS = t2m-shards
+PROGS   = $(FILTERS) $(SCRIPTS)
+BINS    = $(PROGS:%=$(BUILD)/bin/%)
+MAN1    = $(PROGS:%=man/%.1)
 MAN5    = man/t2m-stream.5
 MAN7    = man/t2m.7
 
@@ -62,6 +65,11 @@ $(BUILD)/libt2m.a: $(LIB_OBJ)
 $(BUILD)/bin/%: filters/%.c $(BUILD)/libt2m.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(T2M_CFLAGS) -o $@ $< $(BUILD)/libt2m.a $(DEPLIBS) $(T2M_LDFLAGS)
+
+$(BUILD)/bin/%: scripts/%
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod +x $@
 
 # The unit tests: each TEST(name) in tests/unit/test_*.c, listed by grep.
 $(BUILD)/tests/list.h: $(UNIT_SRC)
@@ -172,8 +180,8 @@ install: all $(BUILD)/libt2m.a
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/t2m.pc
 
 uninstall:
-	rm -f $(FILTERS:%=$(DESTDIR)$(BINDIR)/%) \
-	    $(FILTERS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) \
+	    $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
 	    $(DESTDIR)$(MANDIR)/man5/t2m-stream.5 \
 	    $(DESTDIR)$(MANDIR)/man7/t2m.7 \
 	    $(DESTDIR)$(LIBDIR)/libt2m.a $(DESTDIR)$(INCDIR)/t2m.h \

@@ -1,6 +1,8 @@
 /*
  * t2m-unpack - read a checkpoint and write it as a t2m stream.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <err.h>
 #include <fcntl.h>
@@ -44,6 +46,8 @@ main(int argc, char *argv[])
 	struct t2m_writer *w = NULL;
 	struct t2m_in in;
 	const char *name = "<stdin>";
+	char *index = NULL;
+	struct stat st;
 	uint64_t size;
 	t2m_error e;
 	int ch, fd = 0, lflag = 0;
@@ -89,6 +93,12 @@ main(int argc, char *argv[])
 
 	if (argc == 1 && strcmp(argv[0], "-") != 0) {
 		name = argv[0];
+		/* A directory: the sharded checkpoint whose index is in it. */
+		if (stat(name, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (t2m_index_find(name, &index, &e) < 0)
+				die(name, &e);
+			name = index;
+		}
 		if ((fd = open(name, O_RDONLY)) < 0)
 			err(1, "%s", name);
 	}
@@ -113,6 +123,7 @@ main(int argc, char *argv[])
 	t2m_buf_free(&listing);
 	t2m_writer_free(w);
 	t2m_in_free(&in);
+	free(index);
 	if (close(STDOUT_FILENO) < 0)
 		err(1, "<stdout>");
 	return 0;

@@ -135,7 +135,8 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 		memcpy(e->out + fill, region + (elem * isz - base), isz);
 		fill += isz;
 		if (fill + isz > e->chunk) {
-			if (t2m_writer_data(e->w, item, e->out, fill, err) < 0)
+			if (t2m_writer_data(e->w, e->base + item, e->out,
+			    fill, err) < 0)
 				return -1;
 			fill = 0;
 		}
@@ -145,7 +146,8 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 			idx[d] = 0;
 		}
 	}
-	if (fill && t2m_writer_data(e->w, item, e->out, fill, err) < 0)
+	if (fill && t2m_writer_data(e->w, e->base + item, e->out, fill,
+	    err) < 0)
 		return -1;
 	return 0;
 }
@@ -221,8 +223,8 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 		if (th_numel(x) == 0)
 			continue;
 		th_span(x, &b, &end);
-		if (t2m_writer_data_fd(e->w, users[u], src->fd, src->at + b,
-		    end - b, err) < 0)
+		if (t2m_writer_data_fd(e->w, e->base + users[u], src->fd,
+		    src->at + b, end - b, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -306,8 +308,9 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 			th_span(x, &b, &end);
 			from = pos > b ? pos : b;
 			to = pos + n < end ? pos + n : end;
-			if (from < to && t2m_writer_data(e->w, users[u],
-			    e->buf + (from - pos), (size_t)(to - from), err) < 0)
+			if (from < to && t2m_writer_data(e->w,
+			    e->base + users[u], e->buf + (from - pos),
+			    (size_t)(to - from), err) < 0)
 				goto out;
 		}
 	}

@@ -27,6 +27,7 @@ struct emitter {
 	uint32_t nstorages;
 	int swap;		/* source is big-endian */
 	int crc;		/* compute the storages' CRC-32 */
+	uint32_t base;		/* stream position of item 0 (a shard's) */
 	size_t chunk;
 	unsigned char *buf, *out;
 };

@@ -530,4 +530,15 @@ void t2m_progress_begin(struct t2m_progress *p, int fd, uint64_t total,
 void t2m_progress_add(struct t2m_progress *p, uint64_t n);
 void t2m_progress_end(struct t2m_progress *p);
 
+/* ---- sharded input: an index and its shards (lib/sharded.c) ---------- */
+
+/*
+ * t2m_unpack reads a Hugging Face shard index (JSON with a "weight_map"
+ * from tensor to shard file) as one stream of all its shards.  Given a
+ * directory instead, this finds the index in it: its one *.index.json,
+ * or of several the one *.safetensors.index.json.  *path (malloc'd) is
+ * dir/name.  Fails with a message when there is none, or no one choice.
+ */
+int t2m_index_find(const char *dir, char **path, t2m_error *err);
+
 #endif

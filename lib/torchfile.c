@@ -32,6 +32,7 @@ struct torch_job {
 	int swap;
 	int zip;		/* a zip archive: storages have CRC-32s */
 	char *ts_findings;	/* TorchScript code scan, JSON */
+	const struct shard_sink *sink;	/* a shard's data, or NULL */
 };
 
 static void
@@ -73,15 +74,25 @@ job_begin(struct torch_job *j, t2m_error *err)
 		return -1;
 	if (j->o->manifest)
 		return j->o->manifest(j->o->manifest_ctx, j->m, err) < 0 ? -1 : 1;
-	if (t2m_writer_begin(j->w, j->m, err) < 0 ||
+	if ((j->sink ? j->sink->check(j->sink->ctx, j->m, err) :
+	    t2m_writer_begin(j->w, j->m, err)) < 0 ||
 	    emit_init(&j->e, j->w, &j->t, j->items, j->nitems, j->chunk,
 	    err) < 0)
 		return -1;
 	j->begun = 1;
+	j->e.base = j->sink ? j->sink->base : 0;
 	j->e.swap = j->swap;
 	/* Only zip records carry a CRC-32 to check. */
 	j->e.crc = j->zip && !j->o->ignore_crc;
 	return 0;
+}
+
+/* Every storage emitted: the end record, unless a shard's data is only
+ * part of the stream. */
+static int
+job_end(struct torch_job *j, t2m_error *err)
+{
+	return j->sink ? 0 : t2m_writer_end(j->w, err);
 }
 
 /* A sequential reader over part of a file, by pread. */
@@ -406,7 +417,7 @@ zip_file(struct torch_job *j, t2m_error *err)
 			goto out;
 		}
 	}
-	rc = t2m_writer_end(j->w, err);
+	rc = job_end(j, err);
 out:
 	free(buf);
 	free(order);
@@ -621,7 +632,7 @@ zip_stream(struct torch_job *j, t2m_error *err)
 		goto fail;
 	free(seen);
 	free(prefix);
-	return t2m_writer_end(j->w, err);
+	return job_end(j, err);
 nomem:
 	t2m_fail(err, "out of memory");
 fail:
@@ -634,7 +645,8 @@ fail:
 
 int
 unpack_torch_zip(struct t2m_in *in, struct t2m_writer *w,
-    const struct t2m_unpack_opts *o, size_t chunk, t2m_error *err)
+    const struct t2m_unpack_opts *o, size_t chunk,
+    const struct shard_sink *sink, t2m_error *err)
 {
 	struct torch_job j;
 	int rc;
@@ -646,6 +658,7 @@ unpack_torch_zip(struct t2m_in *in, struct t2m_writer *w,
 	j.chunk = chunk;
 	j.format = "torch-zip";
 	j.zip = 1;
+	j.sink = sink;
 	rc = in->regular ? zip_file(&j, err) : zip_stream(&j, err);
 	job_free(&j);
 	return rc;
@@ -691,7 +704,8 @@ is_torch_legacy(const unsigned char *p, size_t n)
 
 int
 unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
-    const struct t2m_unpack_opts *o, size_t chunk, t2m_error *err)
+    const struct t2m_unpack_opts *o, size_t chunk,
+    const struct shard_sink *sink, t2m_error *err)
 {
 	static const char *const names[] = {
 		"pickle #1 (magic number)", "pickle #2 (protocol version)",
@@ -714,6 +728,7 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 	j.o = o;
 	j.chunk = chunk;
 	j.format = "torch-legacy";
+	j.sink = sink;
 	if ((vm = pk_new(NULL, NULL)) == NULL)
 		return t2m_fail(err, "out of memory");
 	/* Three small pickles: magic, protocol version, system info. */
@@ -800,7 +815,7 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 		    (unsigned long long)in->pos);
 		goto out;
 	}
-	rc = t2m_writer_end(w, err);
+	rc = job_end(&j, err);
 out:
 	free(buf);
 	free(seen);

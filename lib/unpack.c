@@ -1,7 +1,8 @@
 /*
  * unpack.c - any supported input to a stream: detect the format from the
  * first bytes, write the manifest, then the data in the order the input
- * holds it.
+ * holds it.  A shard index (JSON) is read by sharded.c, which comes back
+ * here for each shard.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 #include "unpack.h"
 
 enum format {
-	F_UNKNOWN, F_SAFETENSORS, F_STREAM, F_ZIP, F_LEGACY, F_WRAPPED
+	F_UNKNOWN, F_SAFETENSORS, F_STREAM, F_ZIP, F_LEGACY, F_WRAPPED, F_INDEX
 };
 
 static enum format
@@ -48,16 +49,24 @@ detect(const unsigned char *p, size_t n)
 				return F_SAFETENSORS;
 		}
 	}
+	/* JSON text: a shard index, or nothing t2m reads.  (A safetensors
+	 * length of 8 bytes of JSON text would be above 2^56.) */
+	for (i = 0; i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' ||
+	    p[i] == '\t'); i++)
+		;
+	if (i < n && p[i] == '{')
+		return F_INDEX;
 	return F_UNKNOWN;
 }
 
 /* ---- safetensors ---- */
 
-/* Copy the tensors' bytes, which follow each other in manifest order. */
+/* Copy the tensors' bytes, which follow each other in manifest order;
+ * tensor i is base + i in the stream. */
 static int
 copy_sequential(struct t2m_in *in, struct t2m_writer *w,
-    const struct t2m_manifest *m, uint32_t ntensors, size_t chunk,
-    t2m_error *err)
+    const struct t2m_manifest *m, uint32_t ntensors, uint32_t base,
+    size_t chunk, t2m_error *err)
 {
 	unsigned char *buf;
 	uint64_t left, at;
@@ -84,7 +93,8 @@ copy_sequential(struct t2m_in *in, struct t2m_writer *w,
 				    left + (uint64_t)k));
 				goto out;
 			}
-			if (t2m_writer_data(w, i, buf, (size_t)k, err) < 0)
+			if (t2m_writer_data(w, base + i, buf, (size_t)k,
+			    err) < 0)
 				goto out;
 		}
 	}
@@ -188,11 +198,12 @@ out:
 
 static int
 unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
-    const struct t2m_unpack_opts *o, size_t chunk, t2m_error *err)
+    const struct t2m_unpack_opts *o, size_t chunk,
+    const struct shard_sink *sink, t2m_error *err)
 {
 	struct t2m_manifest *m;
 	struct hidden *hidden = NULL;
-	uint32_t i, nhidden = 0, nregular;
+	uint32_t i, nhidden = 0, nregular, base = sink ? sink->base : 0;
 	int rc = -1;
 
 	if (t2m_st_read_header(in, &m, err) < 0)
@@ -214,15 +225,16 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 		rc = o->manifest(o->manifest_ctx, m, err) < 0 ? -1 : 0;
 		goto out;
 	}
-	if (t2m_writer_begin(w, m, err) < 0 ||
-	    copy_sequential(in, w, m, nregular, chunk, err) < 0 ||
+	if ((sink ? sink->check(sink->ctx, m, err) :
+	    t2m_writer_begin(w, m, err)) < 0 ||
+	    copy_sequential(in, w, m, nregular, base, chunk, err) < 0 ||
 	    at_end(in, "the last tensor", err) < 0)
 		goto out;
 	for (i = 0; i < nhidden; i++)
-		if (t2m_writer_data(w, hidden[i].index, hidden[i].data,
+		if (t2m_writer_data(w, base + hidden[i].index, hidden[i].data,
 		    hidden[i].n, err) < 0)
 			goto out;
-	rc = t2m_writer_end(w, err);
+	rc = sink ? 0 : t2m_writer_end(w, err);
 out:
 	for (i = 0; i < nhidden; i++)
 		free(hidden[i].data);
@@ -245,13 +257,15 @@ unpack_any(struct t2m_in *in, struct t2m_writer *w,
 		return t2m_fail(err, "empty input");
 	switch (detect(p, (size_t)n)) {
 	case F_SAFETENSORS:
-		return unpack_safetensors(in, w, o, chunk, err);
+		return unpack_safetensors(in, w, o, chunk, NULL, err);
 	case F_ZIP:
-		return unpack_torch_zip(in, w, o, chunk, err);
+		return unpack_torch_zip(in, w, o, chunk, NULL, err);
 	case F_LEGACY:
-		return unpack_torch_legacy(in, w, o, chunk, err);
+		return unpack_torch_legacy(in, w, o, chunk, NULL, err);
 	case F_WRAPPED:
 		return unpack_wrapped(in, w, o, depth, err);
+	case F_INDEX:
+		return unpack_index(in, w, o, err);
 	case F_STREAM:
 		return t2m_fail(err, "already a t2m stream; t2m-unpack reads "
 		    "checkpoints");
@@ -259,6 +273,38 @@ unpack_any(struct t2m_in *in, struct t2m_writer *w,
 		return t2m_fail(err, "not a checkpoint format t2m knows "
 		    "(first bytes %02x %02x %02x %02x)", p[0],
 		    n > 1 ? p[1] : 0, n > 2 ? p[2] : 0, n > 3 ? p[3] : 0);
+	}
+}
+
+/* Shards are what Hugging Face writes: no archives, no TorchScript (the
+ * caller refuses it), and never another index. */
+int
+unpack_shard(struct t2m_in *in, struct t2m_writer *w,
+    const struct t2m_unpack_opts *o, const struct shard_sink *sink,
+    t2m_error *err)
+{
+	size_t chunk = o->chunk ? o->chunk : T2M_CHUNK_DEFAULT;
+	const unsigned char *p;
+	ssize_t n;
+
+	if ((n = t2m_in_peek(in, 512, &p, err)) < 0)
+		return -1;
+	if (n == 0)
+		return t2m_fail(err, "empty file");
+	switch (detect(p, (size_t)n)) {
+	case F_SAFETENSORS:
+		return unpack_safetensors(in, w, o, chunk, sink, err);
+	case F_ZIP:
+		return unpack_torch_zip(in, w, o, chunk, sink, err);
+	case F_LEGACY:
+		return unpack_torch_legacy(in, w, o, chunk, sink, err);
+	case F_INDEX:
+		return t2m_fail(err, "a shard index cannot be a shard");
+	default:
+		return t2m_fail(err, "a shard must be a safetensors file or a "
+		    "PyTorch checkpoint (first bytes %02x %02x %02x %02x)",
+		    p[0], n > 1 ? p[1] : 0, n > 2 ? p[2] : 0,
+		    n > 3 ? p[3] : 0);
 	}
 }
 
