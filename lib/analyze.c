@@ -27,7 +27,7 @@ struct lay {
 	const char *provenance;
 	int parent;		/* -1 for the root's children */
 	int nchildren;
-	int covered;		/* -1 not yet known */
+	int covered;		/* 1 covered; see settle_coverage */
 	uint64_t params;	/* elements of the tensors it owns */
 	const char *block;	/* the first blocker's message, or NULL */
 	char *reason;
@@ -113,7 +113,7 @@ lay_at(struct report *r, const char *path, size_t len)
 	memset(L, 0, sizeof *L);
 	L->path = L->own = p;
 	L->parent = len > 0 ? (int)parent : -1;
-	L->covered = -1;
+	L->covered = 0;
 	L->provenance = "inferred";
 	if (t2m_strmap_put(&r->bypath, L->path, r->n) < 0)
 		return -1;
@@ -160,29 +160,35 @@ attach_blocks(struct report *r)
 			r->lays[L].block = r->pend[k].msg;
 }
 
-static int
-covered(struct report *r, uint32_t k)
+/*
+ * Decide every layer's coverage in one pass from the last layer back: a
+ * layer is made after its parent (lay_at), so when a layer is reached
+ * all its children are decided.  Until then, covered counts the
+ * children found not covered.
+ */
+static void
+settle_coverage(struct report *r)
 {
-	struct lay *L = &r->lays[k];
-	uint32_t c;
-	int all = 1;
+	struct lay *L;
+	uint32_t k;
 
-	if (L->covered >= 0)
-		return L->covered;
-	if (L->cls && t2m_class_rule(L->cls)) {
-		L->covered = 1;
-		return 1;
+	for (k = 0; k < r->n; k++)
+		r->lays[k].covered = 0;
+	for (k = r->n; k-- > 0;) {
+		L = &r->lays[k];
+		if (L->cls && t2m_class_rule(L->cls))
+			L->covered = 1;
+		else
+			L->covered = L->nchildren > 0 && L->covered == 0;
+		if (L->parent >= 0 && !L->covered)
+			r->lays[L->parent].covered++;
 	}
-	if (L->nchildren == 0) {
-		L->covered = 0;
-		return 0;
-	}
-	L->covered = 0;		/* no cycles: paths only grow */
-	for (c = 0; c < r->n; c++)
-		if (r->lays[c].parent == (int)k && !covered(r, c))
-			all = 0;
-	L->covered = all;
-	return all;
+}
+
+static int
+covered(const struct report *r, uint32_t k)
+{
+	return r->lays[k].covered == 1;
 }
 
 /* Blockers the module tree and the tensors show on their own. */
@@ -411,6 +417,7 @@ t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
 	structural(&r);
 	noted(&r);
 	attach_blocks(&r);
+	settle_coverage(&r);
 
 	t2m_buf_str(b, "{\"schema\":1,\"source\":{\"path\":");
 	json_str_or_null(b, t2m_attrs_get(&m->info, "source"));
