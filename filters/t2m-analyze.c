@@ -26,9 +26,14 @@ usage(void)
 	exit(2);
 }
 
+/* The report file while it is written, to remove should anything fail. */
+static struct t2m_out *pending;
+
 static void
 die(const char *name, const t2m_error *e)
 {
+	if (pending)
+		t2m_out_abort(pending);
 	if (e->errnum == EPIPE) {
 		signal(SIGPIPE, SIG_DFL);
 		raise(SIGPIPE);
@@ -39,7 +44,23 @@ die(const char *name, const t2m_error *e)
 struct job {
 	const char *mappath, *cfgpath;
 	struct t2m_buf report;
+	int direct;		/* the JSON report to fd as it is made */
+	int fd;
+	const char *fdname;
 };
+
+static int
+emit(void *ctx, const void *p, size_t n, t2m_error *err)
+{
+	struct job *j = ctx;
+
+	if (t2m_write_full(j->fd, p, n) < 0) {
+		t2m_fail_errno(err, "write error");
+		err->subject = j->fdname;
+		return -1;
+	}
+	return 0;
+}
 
 /* Analyze a manifest: with the type sources it names. */
 static int
@@ -52,7 +73,10 @@ analyze(void *ctx, const struct t2m_manifest *m, t2m_error *err)
 	if (t2m_types_load(&types, j->mappath, j->cfgpath,
 	    t2m_attrs_get(&m->info, "source"), err) < 0)
 		return -1;
-	rc = t2m_analyze(m, &types, &j->report, err);
+	if (j->direct)
+		rc = t2m_analyze_to(m, &types, &j->report, emit, j, err);
+	else
+		rc = t2m_analyze(m, &types, &j->report, err);
 	t2m_types_free(&types);
 	return rc;
 }
@@ -102,16 +126,18 @@ widen(int *w, const char *s)
 		*w = n > 48 ? 48 : n;
 }
 
-/* The report for people: a summary, the layers, blockers, warnings. */
+/* The report for people: a summary, the layers, blockers, warnings.
+ * The JSON is let go once parsed. */
 static void
-table(struct t2m_buf *b, const char *json)
+table(struct t2m_buf *b, struct t2m_buf *json)
 {
 	const cJSON *r, *src, *ts, *cov, *l, *e, *d;
 	const char *s;
 	int w[5] = { 5, 5, 3, 4, 6 };
 
-	if ((r = cJSON_Parse(json)) == NULL)
+	if ((r = cJSON_Parse(json->p)) == NULL)
 		errx(1, "internal: the report is not JSON");
+	t2m_buf_free(json);
 	src = cJSON_GetObjectItem(r, "source");
 	ts = cJSON_GetObjectItem(r, "tensors");
 	cov = cJSON_GetObjectItem(r, "coverage");
@@ -175,7 +201,7 @@ is_stream(struct t2m_in *in, t2m_error *err)
 }
 
 /* A stream: read it all (a truncated one reports nothing), passing it
- * on when asked. */
+ * on when asked.  A report going straight out is made last. */
 static void
 from_stream(struct t2m_in *in, const char *name, struct job *j, int pass)
 {
@@ -189,7 +215,7 @@ from_stream(struct t2m_in *in, const char *name, struct job *j, int pass)
 	if ((r = t2m_reader_from(in, &e)) == NULL ||
 	    t2m_reader_begin(r, &m, &e) < 0)
 		die(name, &e);
-	if (analyze(j, m, &e) < 0)
+	if (!j->direct && analyze(j, m, &e) < 0)
 		die(name, &e);
 	if (pass && ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0,
 	    &e)) == NULL || t2m_writer_begin(w, m, &e) < 0))
@@ -203,6 +229,8 @@ from_stream(struct t2m_in *in, const char *name, struct job *j, int pass)
 	if (w && t2m_writer_end(w, &e) < 0)
 		die("<stdout>", &e);
 	t2m_writer_free(w);
+	if (j->direct && analyze(j, m, &e) < 0)
+		die(name, &e);
 	t2m_reader_free(r);
 }
 
@@ -210,7 +238,7 @@ int
 main(int argc, char *argv[])
 {
 	struct t2m_unpack_opts o = { 0 };
-	struct job j = { NULL, NULL, { 0 } };
+	struct job j = { NULL, NULL, { 0 }, 0, STDOUT_FILENO, "<stdout>" };
 	struct t2m_buf text = { 0 };
 	struct t2m_out out;
 	struct t2m_in in;
@@ -267,6 +295,16 @@ main(int argc, char *argv[])
 	if ((s = is_stream(&in, &e)) < 0)
 		die(name, &e);
 	if (s) {
+		/* JSON goes out as it is made: to stdout, or to the report
+		 * file unless that is stdout too (the stream is there). */
+		if (pfile && !tflag) {
+			if (t2m_out_open(&out, pfile, &e) < 0)
+				errx(1, "%s: %s", pfile, e.msg);
+			pending = &out;
+			j.fd = out.fd;
+			j.fdname = pfile;
+		}
+		j.direct = !tflag && (pfile == NULL || !out.direct);
 		from_stream(&in, name, &j, pfile != NULL);
 	} else {
 		if (pfile)
@@ -281,15 +319,19 @@ main(int argc, char *argv[])
 	}
 	t2m_in_free(&in);
 
+	/* The report as JSON is written as it is, or was already. */
 	if (tflag)
-		table(&text, j.report.p);
-	else
-		t2m_buf_add(&text, j.report.p, j.report.len);
+		table(&text, &j.report);
+	else if (!j.direct) {
+		text = j.report;
+		memset(&j.report, 0, sizeof j.report);
+	}
 	if (text.nomem)
 		errx(1, "out of memory");
 	if (pfile) {
-		if (t2m_out_open(&out, pfile, &e) < 0)
+		if (pending == NULL && t2m_out_open(&out, pfile, &e) < 0)
 			errx(1, "%s: %s", pfile, e.msg);
+		pending = NULL;
 		if (t2m_write_full(out.fd, text.p, text.len) < 0) {
 			warn("%s", pfile);
 			t2m_out_abort(&out);

@@ -195,6 +195,7 @@ main(int argc, char *argv[])
 	/* The manifest out: the same, but for the dtypes of what is cast
 	 * and its "cast" attribute, the dtype it had first. */
 	if ((out = t2m_manifest_new()) == NULL ||
+	    t2m_manifest_reserve(out, in->ntensors, in->nmodules) < 0 ||
 	    (cast = calloc(in->ntensors ? in->ntensors : 1,
 	    sizeof *cast)) == NULL)
 		errx(1, "out of memory");
@@ -215,6 +216,7 @@ main(int argc, char *argv[])
 			    in->modules[i].attrs.kv[a].key,
 			    in->modules[i].attrs.kv[a].val, &e) < 0)
 				die("<stdin>", &e);
+		t2m_attrs_share(out, &mod->attrs);
 	}
 	for (i = 0; i < in->ntensors; i++) {
 		t = &in->tensors[i];
@@ -230,8 +232,11 @@ main(int argc, char *argv[])
 			if (c->to == c->from)
 				c->to = 0;
 		}
-		if ((ot = t2m_manifest_add(out, t->name, c->to ? c->to :
-		    t->dtype, t->ndim, t->shape, &e)) == NULL)
+		/* The input outlives the output: its names and shapes are
+		 * kept by reference. */
+		if ((ot = t2m_manifest_add_ref(out, t->name, c->to ? c->to :
+		    t->dtype, t->ndim, t->shape, T2M_REF_NAME | T2M_REF_SHAPE,
+		    &e)) == NULL)
 			die("<stdin>", &e);
 		for (a = 0; a < t->attrs.n; a++)
 			if (t2m_attrs_set(out, &ot->attrs, t->attrs.kv[a].key,
@@ -241,6 +246,7 @@ main(int argc, char *argv[])
 		    t2m_attrs_set(out, &ot->attrs, "cast",
 		    t2m_dtype_name(c->from), &e) < 0)
 			die("<stdin>", &e);
+		t2m_attrs_share(out, &ot->attrs);
 	}
 	/* A -k that selects nothing is most likely a typing error. */
 	for (a = 0; a < (uint32_t)nkeep; a++) {

@@ -48,6 +48,24 @@ shape_text(struct t2m_buf *b, const struct t2m_tensor *t, const char *sep)
 	t2m_buf_add(b, "]", 1);
 }
 
+/* Write out what b holds once it is past a few pages, or when forced. */
+static void
+spill(struct t2m_buf *b, int force)
+{
+	if (b->nomem)
+		errx(1, "out of memory");
+	if (b->len < ((size_t)64 << 10) && !force)
+		return;
+	if (t2m_write_full(STDOUT_FILENO, b->p, b->len) < 0) {
+		if (errno == EPIPE) {
+			signal(SIGPIPE, SIG_DFL);
+			raise(SIGPIPE);
+		}
+		err(1, "<stdout>");
+	}
+	b->len = 0;
+}
+
 static void
 print_json(struct t2m_buf *b, const struct t2m_manifest *m)
 {
@@ -65,6 +83,7 @@ print_json(struct t2m_buf *b, const struct t2m_manifest *m)
 		t2m_buf_str(b, ",\"attrs\":");
 		json_attrs(b, &m->modules[i].attrs);
 		t2m_buf_add(b, "}", 1);
+		spill(b, 0);
 	}
 	t2m_buf_str(b, "],\"tensors\":[");
 	for (i = 0; i < m->ntensors; i++) {
@@ -78,6 +97,7 @@ print_json(struct t2m_buf *b, const struct t2m_manifest *m)
 		    (unsigned long long)t->nbytes);
 		json_attrs(b, &t->attrs);
 		t2m_buf_add(b, "}", 1);
+		spill(b, 0);
 	}
 	t2m_buf_str(b, "]}\n");
 }
@@ -107,6 +127,7 @@ print_text(struct t2m_buf *b, const struct t2m_manifest *m, int lflag)
 			t2m_buf_printf(b, "module %s\n", *m->modules[i].path ?
 			    m->modules[i].path : "(top)");
 			text_attrs(b, "\t", &m->modules[i].attrs);
+			spill(b, 0);
 		}
 	}
 	for (i = 0; i < m->ntensors; i++) {
@@ -121,6 +142,7 @@ print_text(struct t2m_buf *b, const struct t2m_manifest *m, int lflag)
 			text_attrs(b, "\t", &t->attrs);
 		total += t->nbytes;
 		hidden += t2m_tensor_hidden(t);
+		spill(b, 0);
 	}
 	t2m_buf_printf(b, "%u tensor%s", m->ntensors, m->ntensors == 1 ? "" :
 	    "s");
@@ -180,15 +202,7 @@ main(int argc, char *argv[])
 		print_json(&out, m);
 	else
 		print_text(&out, m, lflag);
-	if (out.nomem)
-		errx(1, "out of memory");
-	if (t2m_write_full(STDOUT_FILENO, out.p, out.len) < 0) {
-		if (errno == EPIPE) {
-			signal(SIGPIPE, SIG_DFL);
-			raise(SIGPIPE);
-		}
-		err(1, "<stdout>");
-	}
+	spill(&out, 1);
 	t2m_buf_free(&out);
 	t2m_reader_free(r);
 	return 0;

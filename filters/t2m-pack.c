@@ -33,6 +33,8 @@ struct plan {
 	const char **name;	/* for messages */
 	struct t2m_st_layout *l;
 	const uint32_t *file, *sub;
+	struct t2m_manifest *const *m;	/* each file's, to make a header
+					   l does not hold */
 };
 
 static struct t2m_progress progress;
@@ -116,6 +118,20 @@ nomem:
 	return NULL;
 }
 
+/* Make file f's header again: the same layout, from its manifest. */
+static int
+header(const struct plan *p, uint32_t f, t2m_error *err)
+{
+	struct t2m_st_layout again;
+
+	if (t2m_st_layout(p->m[f], &again, err) < 0)
+		return -1;
+	p->l[f].header = again.header;
+	again.header = NULL;
+	t2m_st_layout_free(&again);
+	return 0;
+}
+
 /* Copy the stream's data to its place in the safetensors files. */
 static int
 pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
@@ -135,12 +151,19 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 		t2m_fail(err, "out of memory");
 		goto out;
 	}
-	for (f = 0; f < p->nfiles; f++)
+	/* The headers go first and are let go: the hidden tensors' base64
+	 * is written into its place in the files at the end. */
+	for (f = 0; f < p->nfiles; f++) {
+		if (p->l[f].header == NULL && header(p, f, err) < 0)
+			goto out;
 		if (t2m_pwrite_full(p->fd[f], p->l[f].header,
 		    p->l[f].header_len, 0) < 0) {
 			werr(err, p->name[f]);
 			goto out;
 		}
+		free(p->l[f].header);
+		p->l[f].header = NULL;
+	}
 	while ((rc = t2m_reader_next(r, &c, err)) == 1) {
 		f = p->file ? p->file[c.index] : 0;
 		s = p->sub ? p->sub[c.index] : c.index;
@@ -173,10 +196,9 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 		if (!hidden[i])
 			continue;
 		f = p->file ? p->file[i] : 0;
-		t2m_st_fill_hidden(&p->l[f], p->sub ? p->sub[i] : i,
-		    hidden[i], (size_t)m->tensors[i].nbytes);
-		if (t2m_pwrite_full(p->fd[f], p->l[f].header,
-		    p->l[f].header_len, 0) < 0) {
+		if (t2m_st_write_hidden(&p->l[f], p->fd[f], p->sub ?
+		    p->sub[i] : i, hidden[i], (size_t)m->tensors[i].nbytes) <
+		    0) {
 			werr(err, p->name[f]);
 			goto out;
 		}
@@ -270,7 +292,7 @@ single(struct t2m_reader *r, const struct t2m_manifest *m, const char *path,
 		rc = pack_pt(r, &o, pt, &e);
 	else {
 		name = o.path;
-		p = (struct plan){ 1, &o.fd, &name, &l, NULL, NULL };
+		p = (struct plan){ 1, &o.fd, &name, &l, NULL, NULL, NULL };
 		rc = pack_st(r, m, &p, &e);
 	}
 	if (rc < 0) {
@@ -339,8 +361,7 @@ sharded(struct t2m_reader *r, const struct t2m_manifest *m, const char *dir,
 
 	if (t2m_st_shard(m, max, &s, &e) < 0)
 		errx(1, "%s: %s", dir, e.msg);
-	t2m_st_shard_index(m, &s, &index);
-	if (index.nomem || (names = calloc(s.n + 1, sizeof *names)) == NULL ||
+	if ((names = calloc(s.n + 1, sizeof *names)) == NULL ||
 	    (shard = calloc(s.n + 1, sizeof *shard)) == NULL ||
 	    (fds = calloc(s.n + 1, sizeof *fds)) == NULL)
 		errx(1, "out of memory");
@@ -360,9 +381,23 @@ sharded(struct t2m_reader *r, const struct t2m_manifest *m, const char *dir,
 	if (!quiet)
 		t2m_progress_begin(&progress, STDERR_FILENO, total_bytes(m),
 		    "t2m-pack");
-	p = (struct plan){ s.n, fds, names, s.l, s.shard, s.sub };
+	p = (struct plan){ s.n, fds, names, s.l, s.shard, s.sub, s.m };
 	if (pack_st(r, m, &p, &e) < 0) {
 		fault("<stdin>", &e);
+		t2m_outdir_abort(&o);
+		exit(1);
+	}
+	/* The shards are written: their layouts and manifests make room
+	 * for the index. */
+	for (k = 0; k < s.n; k++) {
+		t2m_st_layout_free(&s.l[k]);
+		t2m_manifest_free(s.m[k]);
+		s.m[k] = NULL;
+	}
+	t2m_st_shard_index(m, &s, &index);
+	if (index.nomem) {
+		t2m_progress_end(&progress);
+		warnx("out of memory");
 		t2m_outdir_abort(&o);
 		exit(1);
 	}

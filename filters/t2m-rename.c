@@ -246,24 +246,25 @@ copy_attrs(struct plan *p, struct t2m_attrs *dst, const struct t2m_attrs *src,
 	const char *v;
 	uint32_t k;
 
-	dst->kv = xcalloc(src->n, sizeof *dst->kv);
-	dst->cap = src->n;
+	if (t2m_attrs_reserve(p->out, dst, src->n, p->err) < 0)
+		return -1;
 	for (k = 0; k < src->n; k++) {
 		v = src->kv[k].val;
 		if (rename_module && strcmp(src->kv[k].key, "module") == 0) {
-			if (rename_path(p, v, &b) < 0)
+			if (rename_path(p, v, &b) < 0) {
+				t2m_fail(p->err, "out of memory");
 				break;
+			}
 			v = b.p;
 		}
-		if ((dst->kv[k].key = t2m_manifest_strndup(p->out,
-		    src->kv[k].key, strlen(src->kv[k].key))) == NULL ||
-		    (dst->kv[k].val = t2m_manifest_strndup(p->out, v,
-		    strlen(v))) == NULL)
+		if (t2m_attrs_set(p->out, dst, src->kv[k].key, v, p->err) < 0)
 			break;
-		dst->n = k + 1;
 	}
 	t2m_buf_free(&b);
-	return k < src->n ? t2m_fail(p->err, "out of memory") : 0;
+	if (k < src->n)
+		return -1;
+	t2m_attrs_share(p->out, dst);
+	return 0;
 }
 
 /* The tensors that survive, renamed, in their input order. */
@@ -301,8 +302,12 @@ plan_tensors(struct plan *p, const char *sel)
 			    "'%s'", m->tensors[p->from[j]].name, t->name, b.p);
 			goto out;
 		}
-		if ((o = t2m_manifest_add(p->out, b.p, t->dtype, t->ndim,
-		    t->shape, p->err)) == NULL ||
+		/* The input outlives the output: what is unchanged is
+		 * kept by reference. */
+		if ((o = t2m_manifest_add_ref(p->out, strcmp(b.p, t->name) ==
+		    0 ? t->name : b.p, t->dtype, t->ndim, t->shape,
+		    strcmp(b.p, t->name) == 0 ? T2M_REF_NAME | T2M_REF_SHAPE :
+		    T2M_REF_SHAPE, p->err)) == NULL ||
 		    copy_attrs(p, &o->attrs, &t->attrs, 1) < 0)
 			goto out;
 		p->map[i] = p->out->ntensors - 1;
@@ -356,7 +361,7 @@ mark(const struct modref *v, uint32_t n, const char *path, size_t len,
  * never had tensors below them (activations, pooling) stay.
  */
 static int
-plan_modules(struct plan *p)
+plan_modules(struct plan *p, const char *sel)
 {
 	const struct t2m_manifest *m = p->in;
 	struct t2m_module *mod;
@@ -383,11 +388,11 @@ plan_modules(struct plan *p)
 	qsort(v, m->nmodules, sizeof *v, cmp_modref);
 	for (i = 0; i < m->ntensors; i++) {
 		name = m->tensors[i].name;
-		mark(v, m->nmodules, name, 0, had, live, p->map[i] != DROPPED);
+		mark(v, m->nmodules, name, 0, had, live, sel[i]);
 		for (j = 0; name[j]; j++)
 			if (name[j] == '.')
 				mark(v, m->nmodules, name, j, had, live,
-				    p->map[i] != DROPPED);
+				    sel[i]);
 	}
 	for (i = 0; i < m->nmodules; i++) {
 		if (had[i] && !live[i])
@@ -665,8 +670,8 @@ plan_meta(struct plan *p)
 		goto out;
 	len = strlen(text);
 	cap = src->n + (uint32_t)(len / (RECIPE_PIECE - 4)) + 1;
-	dst->kv = xcalloc(cap, sizeof *dst->kv);
-	dst->cap = cap;
+	if (t2m_attrs_reserve(p->out, dst, cap, p->err) < 0)
+		goto out;
 	for (i = 0; i < src->n; i++) {
 		if (!old_piece(src->kv[i].key, npieces)) {
 			dst->kv[dst->n].key = t2m_manifest_strndup(p->out,
@@ -709,9 +714,9 @@ main(int argc, char *argv[])
 	struct t2m_manifest *in;
 	struct t2m_chunk c;
 	char *eq, *sel;
-	int ch, uflag = 0, rc;
+	int ch, uflag = 0, rc, mrc;
 	uint32_t i;
-	t2m_error e;
+	t2m_error e, merr;
 
 	argv[0] = "t2m-rename";	/* getopt's messages name the program */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -762,7 +767,8 @@ main(int argc, char *argv[])
 	    t2m_reader_begin(r, &in, &e) < 0)
 		die("<stdin>", &e);
 	p.in = in;
-	if ((p.out = t2m_manifest_new()) == NULL)
+	if ((p.out = t2m_manifest_new()) == NULL ||
+	    t2m_manifest_reserve(p.out, in->ntensors, in->nmodules) < 0)
 		errx(1, "out of memory");
 	sel = xcalloc(in->ntensors, 1);
 	for (i = 0; i < in->ntensors; i++)
@@ -770,9 +776,21 @@ main(int argc, char *argv[])
 	if (uflag)
 		unwrap(&p, sel);
 	p.changed = p.nsubs > 0;
-	if (copy_attrs(&p, &p.out->info, &in->info, 0) < 0 ||
-	    plan_tensors(&p, sel) < 0 || plan_modules(&p) < 0 ||
-	    plan_meta(&p) < 0)
+	if (copy_attrs(&p, &p.out->info, &in->info, 0) < 0)
+		die("<stdin>", &e);
+	/*
+	 * The modules first, so that the tensors' module attributes name
+	 * their paths rather than copies, and the modules' working arrays
+	 * are gone before the tensors come; but a tensor's fault is the one
+	 * reported when both have one.
+	 */
+	if ((mrc = plan_modules(&p, sel)) < 0)
+		merr = e;
+	if (plan_tensors(&p, sel) < 0)
+		die("<stdin>", &e);
+	if (mrc < 0)
+		die("<stdin>", &merr);
+	if (plan_meta(&p) < 0)
 		die("<stdin>", &e);
 	free(sel);
 
@@ -789,8 +807,8 @@ main(int argc, char *argv[])
 	if (rc < 0 || t2m_writer_end(w, &e) < 0)
 		die("<stdin>", &e);
 	t2m_writer_free(w);
-	t2m_reader_free(r);
 	t2m_manifest_free(p.out);
+	t2m_reader_free(r);
 	free(p.map);
 	free(p.from);
 	free(p.subs);

@@ -20,17 +20,16 @@
 #include "rules.h"
 #include "transpose.h"
 
-struct lay {
-	const char *path;	/* owned by an arena-backed manifest or here */
-	char *own;		/* path storage when made here */
+struct lay {			/* one per module: 48 bytes, kept so */
+	const char *path;	/* a module's, or in the report's blocks */
 	const char *cls;	/* NULL: not known */
 	const char *provenance;
+	uint64_t params;	/* elements of the tensors it owns */
 	int parent;		/* -1 for the root's children */
 	int nchildren;
 	int covered;		/* 1 covered; see settle_coverage */
-	uint64_t params;	/* elements of the tensors it owns */
-	const char *block;	/* the first blocker's message, or NULL */
-	char *reason;
+	uint32_t block;		/* 1 + the pending blocker that is the
+				   first of its own, or 0 */
 };
 
 struct report {
@@ -38,7 +37,9 @@ struct report {
 	struct t2m_xform *x;
 	struct lay *lays;
 	uint32_t n, cap;
-	struct t2m_strmap bypath;
+	struct t2m_posmap bypath;
+	struct t2m_buf key;	/* a path being looked up */
+	struct block *paths;	/* the paths of ancestors made here */
 	struct t2m_buf blockers, warnings;
 	int nblockers, nwarnings;
 	struct pending {	/* blockers naming a layer, attached later */
@@ -70,52 +71,96 @@ add_warning(void *ctx, const char *msg)
 	t2m_buf_json(&r->warnings, msg);
 }
 
+/* Paths made here, a few pages to a block, freed together. */
+struct block {
+	struct block *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define BLOCK 16384
+
+/* A copy of s (n bytes, NUL added) in r's blocks, or NULL. */
+static const char *
+keep_path(struct report *r, const char *s, size_t n)
+{
+	struct block *b = r->paths;
+	size_t cap;
+	char *p;
+
+	if (b == NULL || b->cap - b->used < n + 1) {
+		cap = n + 1 > BLOCK ? n + 1 : BLOCK;
+		if ((b = malloc(sizeof *b + cap)) == NULL)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		b->next = r->paths;
+		r->paths = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	b->used += n + 1;
+	return p;
+}
+
+static const char *
+lay_path(const void *ctx, uint32_t pos)
+{
+	return ((const struct report *)ctx)->lays[pos].path;
+}
+
 static long
 find_lay(struct report *r, const char *path)
 {
-	return t2m_strmap_get(&r->bypath, path);
+	return t2m_posmap_get(&r->bypath, path, t2m_hash_str(path));
 }
 
-/* The layer at path, made (with its ancestors) when missing. */
+/*
+ * The layer at path[0..len), made (with its ancestors) when missing.
+ * When path ends there it outlives the report (a module's path) and is
+ * kept as it is; a prefix of it is copied.
+ */
 static long
 lay_at(struct report *r, const char *path, size_t len)
 {
-	char *p;
+	const char *dot, *p;
 	long k, parent = -1;
-	const char *dot;
 	struct lay *L;
+	uint64_t h;
 
-	if ((p = strndup(path, len)) == NULL)
+	r->key.len = 0;
+	t2m_buf_add(&r->key, path, len);
+	if (r->key.nomem)
 		return -1;
-	if ((k = find_lay(r, p)) >= 0) {
-		free(p);
+	h = t2m_hash_str(r->key.p);
+	if ((k = t2m_posmap_get(&r->bypath, r->key.p, h)) >= 0)
 		return k;
-	}
 	if (len > 0) {
-		for (dot = p + len; dot > p && *dot != '.'; dot--)
+		for (dot = path + len - 1; dot > path && *dot != '.'; dot--)
 			;
-		if ((parent = lay_at(r, p, (size_t)(dot - p))) < 0) {
-			free(p);
+		if ((parent = lay_at(r, path, (size_t)(dot - path))) < 0)
 			return -1;
-		}
 	}
+	if (path[len] == '\0')
+		p = path;
+	else if ((p = keep_path(r, path, len)) == NULL)
+		return -1;
 	if (r->n == r->cap) {
 		struct lay *nl;
 		uint32_t cap = r->cap ? r->cap * 2 : 64;
-		if ((nl = realloc(r->lays, cap * sizeof *nl)) == NULL) {
-			free(p);
+		if ((nl = realloc(r->lays, cap * sizeof *nl)) == NULL)
 			return -1;
-		}
 		r->lays = nl;
 		r->cap = cap;
 	}
 	L = &r->lays[r->n];
 	memset(L, 0, sizeof *L);
-	L->path = L->own = p;
+	L->path = p;
 	L->parent = len > 0 ? (int)parent : -1;
 	L->covered = 0;
 	L->provenance = "inferred";
-	if (t2m_strmap_put(&r->bypath, L->path, r->n) < 0)
+	if (t2m_posmap_add(&r->bypath, r->n, h) < 0)
 		return -1;
 	if (len > 0)
 		r->lays[parent].nchildren++;
@@ -156,8 +201,8 @@ attach_blocks(struct report *r)
 
 	for (k = 0; k < r->npend; k++)
 		if ((L = find_lay(r, r->pend[k].where)) >= 0 &&
-		    r->lays[L].block == NULL)
-			r->lays[L].block = r->pend[k].msg;
+		    r->lays[L].block == 0)
+			r->lays[L].block = k + 1;
 }
 
 /*
@@ -305,34 +350,36 @@ noted(struct report *r)
 	}
 }
 
+/* Layer k's status, and in *reason why, when it says more (or NULL). */
 static const char *
-status_of(struct report *r, uint32_t k, int *params_own)
+status_of(const struct report *r, uint32_t k, int *params_own,
+    const char **reason)
 {
-	struct lay *L = &r->lays[k];
+	const struct lay *L = &r->lays[k];
 	const struct t2m_rule *rule = L->cls ? t2m_class_rule(L->cls) : NULL;
 
 	*params_own = L->params > 0;
+	*reason = NULL;
 	if (L->block) {
-		L->reason = strdup(L->block);
+		*reason = r->pend[L->block - 1].msg;
 		return "unsupported";
 	}
 	if (rule) {
 		if (rule->status == ST_CONVERTIBLE)
 			return "convertible";
-		if (rule->note)
-			L->reason = strdup(rule->note);
+		*reason = rule->note;
 		return rule->status == ST_ATTENTION ? "attention" :
 		    "unsupported";
 	}
 	if (covered(r, k)) {
 		if (L->params == 0)
 			return "convertible";
-		L->reason = strdup("holds parameters of its own, converted "
-		    "unchanged: the MLX module must declare them");
+		*reason = "holds parameters of its own, converted unchanged: "
+		    "the MLX module must declare them";
 		return "attention";
 	}
-	L->reason = strdup(L->cls ? "class not in the rule table" :
-	    "no class known for it");
+	*reason = L->cls ? "class not in the rule table" :
+	    "no class known for it";
 	return "unknown";
 }
 
@@ -368,9 +415,32 @@ numel(const struct t2m_tensor *t)
 	return n;
 }
 
+/* Hand what b holds to out once it is past a few pages, or when forced. */
+static int
+spill(struct t2m_buf *b, int (*out)(void *, const void *, size_t,
+    t2m_error *), void *ctx, int force, t2m_error *err)
+{
+	if (out == NULL || (b->len < ((size_t)64 << 10) && !force))
+		return 0;
+	if (b->nomem)
+		return t2m_fail(err, "out of memory");
+	if (out(ctx, b->p, b->len, err) < 0)
+		return -1;
+	b->len = 0;
+	return 0;
+}
+
 int
 t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
     struct t2m_buf *b, t2m_error *err)
+{
+	return t2m_analyze_to(m, types, b, NULL, NULL, err);
+}
+
+int
+t2m_analyze_to(const struct t2m_manifest *m, const struct t2m_types *types,
+    struct t2m_buf *b, int (*out)(void *ctx, const void *p, size_t n,
+    t2m_error *err), void *ctx, t2m_error *err)
 {
 	struct report r;
 	struct t2m_xform_opts xo = { 0 };
@@ -378,18 +448,29 @@ t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
 	uint64_t total = 0, cov = 0, bytes = 0, n;
 	uint32_t k, i, ncov = 0, nlay = 0, no;
 	const uint32_t *outs;
-	const char *cls, *path, *st;
+	const char *cls, *path, *st, *reason;
 	size_t plen;
 	int rc = -1, first, own, dt;
 	long L;
 
 	memset(&r, 0, sizeof r);
+	t2m_posmap_init(&r.bypath, lay_path, &r);
 	r.in = m;
+	/*
+	 * Room for about a layer per module and tensor from the start,
+	 * before the plan comes and goes: grown from a few, the array would
+	 * be copied over and over, leaving holes behind.  Pages never used
+	 * cost nothing.
+	 */
+	r.cap = m->nmodules + m->ntensors + 64;
+	if ((r.lays = malloc((size_t)r.cap * sizeof *r.lays)) == NULL)
+		goto nomem;
 	xo.types = types;
 	xo.warn = add_warning;
 	xo.ctx = &r;
 	/* First the plan, leniently: blockers go to the report. */
 	xo.blocker = block_layer;
+	xo.plan_only = 1;
 	if ((r.x = t2m_xform_plan(m, &xo, &r.out, err)) == NULL)
 		goto out;
 	/* The layers: module tree and tensor owners, with their ancestors. */
@@ -466,7 +547,7 @@ t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
 		const struct t2m_rule *rule;
 		if (*r.lays[k].path == '\0')
 			continue;	/* the root, as torch2mlx counts */
-		st = status_of(&r, k, &own);
+		st = status_of(&r, k, &own, &reason);
 		rule = r.lays[k].cls ? t2m_class_rule(r.lays[k].cls) : NULL;
 		nlay++;
 		if (covered(&r, k))
@@ -488,11 +569,13 @@ t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
 		    "inferred");
 		t2m_buf_printf(b, ",\"parameters\":%llu",
 		    (unsigned long long)r.lays[k].params);
-		if (r.lays[k].reason) {
+		if (reason) {
 			t2m_buf_str(b, ",\"reason\":");
-			t2m_buf_json(b, r.lays[k].reason);
+			t2m_buf_json(b, reason);
 		}
 		t2m_buf_add(b, "}", 1);
+		if (spill(b, out, ctx, 0, err) < 0)
+			goto out;
 	}
 	t2m_buf_str(b, "],");
 
@@ -539,20 +622,25 @@ t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
 			t2m_buf_add(b, "}", 1);
 		}
 		t2m_buf_str(b, "]}");
+		if (spill(b, out, ctx, 0, err) < 0)
+			goto out;
 	}
 	t2m_buf_str(b, "],\"warnings\":");
 	t2m_buf_str(b, r.nwarnings ? r.warnings.p : "[");
 	t2m_buf_str(b, "]}\n");
 	if (b->nomem || r.blockers.nomem || r.warnings.nomem)
 		goto nomem;
+	if (spill(b, out, ctx, 1, err) < 0)
+		goto out;
 	rc = 0;
 	goto out;
 nomem:
 	t2m_fail(err, "out of memory");
 out:
-	for (k = 0; k < r.n; k++) {
-		free(r.lays[k].own);
-		free(r.lays[k].reason);
+	while (r.paths != NULL) {
+		struct block *next = r.paths->next;
+		free(r.paths);
+		r.paths = next;
 	}
 	for (k = 0; k < r.npend; k++) {
 		free(r.pend[k].where);
@@ -560,7 +648,8 @@ out:
 	}
 	free(r.pend);
 	free(r.lays);
-	t2m_strmap_free(&r.bypath);
+	t2m_posmap_free(&r.bypath);
+	t2m_buf_free(&r.key);
 	t2m_buf_free(&r.blockers);
 	t2m_buf_free(&r.warnings);
 	t2m_xform_free(r.x);

@@ -81,6 +81,38 @@ int t2m_strmap_put(struct t2m_strmap *m, const char *key, uint32_t val);
 long t2m_strmap_get(const struct t2m_strmap *m, const char *key);
 void t2m_strmap_free(struct t2m_strmap *m);
 
+/*
+ * A map from keys the caller keeps in an array to their positions:
+ * key(ctx, pos) is position pos's key.  h is t2m_hash_str(key).  Adding
+ * a key already there adds it again; look first.
+ */
+struct t2m_posmap_slot {
+	uint32_t hash;
+	uint32_t pos;		/* position + 1; 0 for an empty slot */
+};
+
+struct t2m_posmap {
+	struct t2m_posmap_slot *s;
+	size_t mask, n;
+	const char *(*key)(const void *ctx, uint32_t pos);
+	const void *ctx;
+};
+
+void t2m_posmap_init(struct t2m_posmap *t,
+    const char *(*key)(const void *ctx, uint32_t pos), const void *ctx);
+/* The position of key, or -1. */
+long t2m_posmap_get(const struct t2m_posmap *t, const char *key, uint64_t h);
+int t2m_posmap_add(struct t2m_posmap *t, uint32_t pos, uint64_t h);
+/* Room for n keys without growing. */
+int t2m_posmap_reserve(struct t2m_posmap *t, size_t n);
+void t2m_posmap_free(struct t2m_posmap *t);
+
+/* t2m_st_layout without the header itself (header is NULL; the rest,
+ * header_len included, is set): for what places data or makes the header
+ * when it is to be written. */
+int t2m_st_order(const struct t2m_manifest *m, struct t2m_st_layout *l,
+    t2m_error *err);
+
 /* The reader's input, so tests can set maxread. */
 struct t2m_in *t2m_reader_input(struct t2m_reader *r);
 

@@ -10,7 +10,8 @@
  * <archive>/version.  Everything but the tensor bytes depends only on
  * the manifest, so it is all computed before the first data record.
  * The pickle uses only the opcodes and globals torch.load's weights_only
- * unpickler accepts.
+ * unpickler accepts; it is made twice, to learn its size and checksum
+ * and to write it, and never held whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ struct t2m_pt {
 	struct zipw z;
 	uint32_t ntensors;
 	char *names;		/* the entries' names, NUL-separated */
-	struct t2m_buf pkl;
+	const struct t2m_manifest *m;	/* what data.pkl is made from */
 };
 
 /* ---- the pickle ---- */
@@ -71,7 +72,28 @@ struct pickler {
 	struct t2m_buf *b;
 	long memo[M_END];	/* memo slot of each object, or -1 */
 	uint32_t next;
+	/* Where b's bytes go as it fills: measured, or written at off. */
+	int fd;			/* -1: measure */
+	uint64_t len, off;
+	uint32_t crc;
 };
+
+/* Hand b's bytes on (with force, however few there are).  -1 with errno
+ * set when writing fails. */
+static int
+drain(struct pickler *p, int force)
+{
+	if (p->b->len < ((size_t)64 << 10) && !force)
+		return 0;
+	if (p->fd < 0)
+		p->crc = t2m_crc32(p->crc, p->b->p, p->b->len);
+	else if (t2m_pwrite_full(p->fd, p->b->p, p->b->len, p->off +
+	    p->len) < 0)
+		return -1;
+	p->len += p->b->len;
+	p->b->len = 0;
+	return 0;
+}
 
 static void
 op(struct pickler *p, int c)
@@ -266,17 +288,24 @@ item(struct pickler *p, const struct t2m_tensor *t, uint32_t key,
 	return 0;
 }
 
-/* The whole data.pkl: an OrderedDict, items set 1000 at a time as
- * Python's pickler batches them. */
+/*
+ * The whole data.pkl: an OrderedDict, items set 1000 at a time as
+ * Python's pickler batches them.  With fd -1, only its size and CRC-32;
+ * else written to fd at off (-1 with errno set on a write error).
+ */
 static int
-pickle_dict(struct t2m_buf *b, const struct t2m_manifest *m, t2m_error *err)
+pickle_dict(const struct t2m_manifest *m, int fd, uint64_t off,
+    uint64_t *len, uint32_t *crc, t2m_error *err)
 {
+	struct t2m_buf b = { 0 };
 	struct pickler p;
 	uint32_t i;
-	int k;
+	int k, rc = -1;
 
 	memset(&p, 0, sizeof p);
-	p.b = b;
+	p.b = &b;
+	p.fd = fd;
+	p.off = off;
 	for (k = 0; k < M_END; k++)
 		p.memo[k] = -1;
 	op(&p, 0x80);				/* PROTO 2 */
@@ -288,12 +317,27 @@ pickle_dict(struct t2m_buf *b, const struct t2m_manifest *m, t2m_error *err)
 		if (i % 1000 == 0)
 			op(&p, '(');
 		if (item(&p, &m->tensors[i], i, err) < 0)
-			return -1;
+			goto out;
 		if (i % 1000 == 999 || i + 1 == m->ntensors)
 			op(&p, 'u');		/* SETITEMS */
+		if (b.nomem)
+			break;
+		if (drain(&p, 0) < 0)
+			goto out;
 	}
 	op(&p, '.');				/* STOP */
-	return b->nomem ? t2m_fail(err, "out of memory") : 0;
+	if (b.nomem) {
+		t2m_fail(err, "out of memory");
+		goto out;
+	}
+	if (drain(&p, 1) < 0)
+		goto out;
+	*len = p.len;
+	*crc = p.crc;
+	rc = 0;
+out:
+	t2m_buf_free(&b);
+	return rc;
 }
 
 /* ---- the archive ---- */
@@ -364,7 +408,8 @@ t2m_pt_layout(const struct t2m_manifest *m, const char *archive,
 		goto nomem;
 	p->z.n = n;
 	p->ntensors = m->ntensors;
-	if (pickle_dict(&p->pkl, m, err) < 0)
+	p->m = m;
+	if (pickle_dict(m, -1, 0, &p->z.e[0].size, &p->z.e[0].crc, err) < 0)
 		goto fail;
 	entry_name(&names, archive, "data.pkl");
 	entry_name(&names, archive, "byteorder");
@@ -380,8 +425,6 @@ t2m_pt_layout(const struct t2m_manifest *m, const char *archive,
 		p->z.e[i].name = p->names + at;
 		at += strlen(p->names + at) + 1;
 	}
-	p->z.e[0].size = p->pkl.len;
-	p->z.e[0].crc = t2m_crc32(0, p->pkl.p, p->pkl.len);
 	p->z.e[1].size = 6;
 	p->z.e[1].crc = t2m_crc32(0, "little", 6);
 	for (i = 0; i < m->ntensors; i++)
@@ -422,9 +465,14 @@ int
 t2m_pt_finish(struct t2m_pt *p, int fd)
 {
 	const struct zipw_entry *e = p->z.e;
+	uint64_t len;
+	uint32_t crc;
+	t2m_error err;
 
-	if (t2m_pwrite_full(fd, p->pkl.p, p->pkl.len, e[0].data) < 0 ||
-	    t2m_pwrite_full(fd, "little", 6, e[1].data) < 0 ||
+	/* Made again as it was measured; only a write can fail now. */
+	if (pickle_dict(p->m, fd, e[0].data, &len, &crc, &err) < 0)
+		return -1;
+	if (t2m_pwrite_full(fd, "little", 6, e[1].data) < 0 ||
 	    t2m_pwrite_full(fd, "3\n", 2, e[p->z.n - 1].data) < 0)
 		return -1;
 	return zipw_finish(fd, &p->z);
@@ -437,6 +485,5 @@ t2m_pt_free(struct t2m_pt *p)
 		return;
 	free(p->z.e);
 	free(p->names);
-	t2m_buf_free(&p->pkl);
 	free(p);
 }

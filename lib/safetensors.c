@@ -449,19 +449,118 @@ by_key(const void *a, const void *b)
 	    ((const struct mentry *)b)->key);
 }
 
-int
-t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
+/* ---- the header's size, counted before it is made ---- */
+
+/* Bytes of s as t2m_buf_json writes it, quotes included. */
+static size_t
+json_len(const char *s)
+{
+	size_t n = 2;
+	unsigned char c;
+
+	for (; (c = (unsigned char)*s) != '\0'; s++)
+		if (c >= 0x20 && c != '"' && c != '\\')
+			n++;
+		else if (c == '"' || c == '\\' || c == '\n' || c == '\t' ||
+		    c == '\r')
+			n += 2;
+		else
+			n += 6;
+	return n;
+}
+
+static size_t
+digits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* "a,b,c" for a shape. */
+static size_t
+dims_len(const struct t2m_tensor *t)
+{
+	size_t n = t->ndim > 1 ? (size_t)t->ndim - 1 : 0;
+	int d;
+
+	for (d = 0; d < t->ndim; d++)
+		n += digits(t->shape[d]);
+	return n;
+}
+
+#define LIT(s) (sizeof(s) - 1)
+
+/*
+ * The header's length, as t2m_st_layout makes it (length field and
+ * padding included), so it is made in a buffer of just that size: a
+ * model of many tensors has a header of megabytes.  On the way, l's
+ * offsets, b64_at and data_len, as making it sets them.  0 when the
+ * total size overflows, which making it reports.
+ */
+static size_t
+header_len(const struct t2m_manifest *m, struct t2m_st_layout *l,
+    const struct mentry *meta, uint32_t nmeta)
+{
+	const struct t2m_tensor *t;
+	uint64_t at = 0;
+	size_t n;
+	uint32_t i, k;
+
+	n = 8 + LIT("{\"__metadata__\":{");
+	for (i = 0; i < nmeta; i++) {
+		n += (i ? 1 : 0) + json_len(meta[i].key) + 1;
+		if (meta[i].hidden < 0) {
+			n += json_len(meta[i].val);
+			continue;
+		}
+		t = &m->tensors[meta[i].hidden];
+		n += LIT("\"{\\\"dtype\\\":\\\"") +
+		    strlen(t2m_dtype_name(t->dtype)) +
+		    LIT("\\\",\\\"shape\\\":[") + dims_len(t) +
+		    LIT("],\\\"data\\\":\\\"");
+		l->b64_at[meta[i].hidden] = n;
+		n += t2m_base64_len(t->nbytes) + LIT("\\\"}\"");
+	}
+	n++;
+	for (k = 0; k < l->ntensors; k++) {
+		t = &m->tensors[l->order[k]];
+		l->offset[l->order[k]] = at;
+		n += 1 + json_len(t->name) + LIT(":{\"dtype\":\"") +
+		    strlen(t2m_dtype_name(t->dtype)) + LIT("\",\"shape\":[") +
+		    dims_len(t) + LIT("],\"data_offsets\":[") + digits(at) + 1 +
+		    digits(at + t->nbytes) + LIT("]}");
+		if (t->nbytes > UINT64_MAX / 2 - at)
+			return 0;
+		at += t->nbytes;
+	}
+	n++;
+	while ((n - 8) % 8 != 0)
+		n++;
+	l->data_len = at;
+	return n;
+}
+
+/* The layout; without fill, all but the header itself. */
+static int
+layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
     t2m_error *err)
 {
 	struct t2m_buf b = { 0 };
 	struct mentry *meta = NULL;
 	const struct t2m_tensor *t;
 	uint64_t at = 0;
-	uint32_t i, k, nmeta = 0, nt = 0;
+	uint32_t i, k, nmeta = 0, nt = 0, nhidden = 0;
+	size_t len;
 	int d;
 
 	memset(l, 0, sizeof *l);
 	for (i = 0; i < m->ntensors; i++) {
+		nhidden += t2m_tensor_hidden(&m->tensors[i]);
 		if (m->tensors[i].dtype == T2M_C128)
 			return t2m_fail(err, "tensor '%s': complex128 cannot be "
 			    "stored in safetensors (it has no C128 dtype)",
@@ -478,7 +577,7 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
 	    (l->offset = malloc((m->ntensors + 1) * sizeof *l->offset)) ==
 	    NULL || (l->b64_at = malloc((m->ntensors + 1) *
 	    sizeof *l->b64_at)) == NULL || (meta = calloc(m->meta.n +
-	    m->ntensors + 1, sizeof *meta)) == NULL)
+	    nhidden + 1, sizeof *meta)) == NULL)
 		goto nomem;
 	for (i = 0; i < m->ntensors; i++) {
 		l->b64_at[i] = UINT64_MAX;
@@ -517,6 +616,27 @@ t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
 		}
 	qsort(meta, nmeta, sizeof *meta, by_key);
 
+	/* Its size first: refused before it is made, and made in a buffer
+	 * of just that size. */
+	if ((len = header_len(m, l, meta, nmeta)) == 0) {
+		t2m_fail(err, "total size overflows");
+		goto fail;
+	}
+	if (len - 8 > T2M_ST_MAX_HEADER) {
+		t2m_fail(err, "safetensors header of %zu bytes exceeds the "
+		    "format's limit of %u", len - 8, T2M_ST_MAX_HEADER);
+		goto fail;
+	}
+	if (!fill) {
+		for (i = 0; i < nmeta; i++)
+			free(meta[i].ownkey);
+		free(meta);
+		l->header_len = len;
+		return 0;	/* offsets, b64_at and data_len are set */
+	}
+	if ((b.p = malloc(len + 1)) == NULL)
+		goto nomem;
+	b.cap = len + 1;
 	t2m_buf_add(&b, "12345678", 8);	/* length, filled in below */
 	t2m_buf_str(&b, "{\"__metadata__\":{");
 	for (i = 0; i < nmeta; i++) {
@@ -591,11 +711,47 @@ fail:
 	return -1;
 }
 
+int
+t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
+    t2m_error *err)
+{
+	return layout(m, l, 1, err);
+}
+
+int
+t2m_st_order(const struct t2m_manifest *m, struct t2m_st_layout *l,
+    t2m_error *err)
+{
+	return layout(m, l, 0, err);
+}
+
 void
 t2m_st_fill_hidden(struct t2m_st_layout *l, uint32_t i, const void *bytes,
     size_t n)
 {
 	t2m_base64_encode(l->header + l->b64_at[i], bytes, n);
+}
+
+int
+t2m_st_write_hidden(const struct t2m_st_layout *l, int fd, uint32_t i,
+    const void *bytes, size_t n)
+{
+	const unsigned char *p = bytes;
+	char out[(48 << 10) / 3 * 4];
+	uint64_t at = l->b64_at[i];
+	size_t k;
+
+	/* A piece at a time: whole groups of 3 bytes until the last. */
+	do {
+		k = n < (48 << 10) ? n : (48 << 10);
+		t2m_base64_encode(out, p, k);
+		if (t2m_pwrite_full(fd, out, (size_t)t2m_base64_len(k), at) < 0)
+			return -1;
+		at += t2m_base64_len(k);
+		p += k;
+		n -= k;
+	} while (n > 0);
+	return 0;
 }
 
 void

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "t2m.h"
+#include "internal.h"
 
 /* Which shard each tensor of m goes to, in t2m_st_layout's order. */
 static int
@@ -21,8 +21,8 @@ assign(const struct t2m_manifest *m, uint64_t max, struct t2m_st_shards *s,
 	uint32_t j, i, k = 0, here = 0;
 
 	/* The single-file layout gives the order, and refuses what no
-	 * safetensors file can hold. */
-	if (t2m_st_layout(m, &all, err) < 0)
+	 * safetensors file can hold; its header is not needed. */
+	if (t2m_st_order(m, &all, err) < 0)
 		return -1;
 	for (i = 0; i < m->ntensors; i++)
 		s->shard[i] = 0;	/* hidden tensors: the first shard */
@@ -49,17 +49,20 @@ assign(const struct t2m_manifest *m, uint64_t max, struct t2m_st_shards *s,
 	return 0;
 }
 
-/* Shard k's manifest: its tensors in m's order, and m's metadata. */
+/* Shard k's manifest: its tensors in m's order, and m's metadata.  It
+ * names m's tensors and shapes, as m outlives it. */
 static struct t2m_manifest *
 sub_manifest(const struct t2m_manifest *m, struct t2m_st_shards *s,
-    uint32_t k, t2m_error *err)
+    uint32_t k, uint32_t count, t2m_error *err)
 {
 	const struct t2m_tensor *t;
 	struct t2m_manifest *sm;
 	struct t2m_tensor *st;
 	uint32_t i;
 
-	if ((sm = t2m_manifest_new()) == NULL) {
+	if ((sm = t2m_manifest_new()) == NULL ||
+	    t2m_manifest_reserve(sm, count, 0) < 0) {
+		t2m_manifest_free(sm);
 		t2m_fail(err, "out of memory");
 		return NULL;
 	}
@@ -72,8 +75,8 @@ sub_manifest(const struct t2m_manifest *m, struct t2m_st_shards *s,
 		if (s->shard[i] != k)
 			continue;
 		s->sub[i] = sm->ntensors;
-		if ((st = t2m_manifest_add(sm, t->name, t->dtype, t->ndim,
-		    t->shape, err)) == NULL)
+		if ((st = t2m_manifest_add_ref(sm, t->name, t->dtype, t->ndim,
+		    t->shape, T2M_REF_NAME | T2M_REF_SHAPE, err)) == NULL)
 			goto fail;
 		if (t2m_tensor_hidden(t) && t2m_attrs_set(sm, &st->attrs,
 		    "t2m.hidden", "1", err) < 0)
@@ -89,7 +92,7 @@ int
 t2m_st_shard(const struct t2m_manifest *m, uint64_t max,
     struct t2m_st_shards *s, t2m_error *err)
 {
-	uint32_t k;
+	uint32_t k, i, *count = NULL;
 
 	memset(s, 0, sizeof *s);
 	if ((s->shard = malloc((m->ntensors + 1) * sizeof *s->shard)) ==
@@ -101,22 +104,29 @@ t2m_st_shard(const struct t2m_manifest *m, uint64_t max,
 	if (assign(m, max, s, err) < 0)
 		goto fail;
 	if ((s->m = calloc(s->n, sizeof *s->m)) == NULL ||
-	    (s->l = calloc(s->n, sizeof *s->l)) == NULL) {
+	    (s->l = calloc(s->n, sizeof *s->l)) == NULL ||
+	    (count = calloc(s->n, sizeof *count)) == NULL) {
 		t2m_fail(err, "out of memory");
 		goto fail;
 	}
+	for (i = 0; i < m->ntensors; i++)
+		count[s->shard[i]]++;
 	for (k = 0; k < s->n; k++) {
-		if ((s->m[k] = sub_manifest(m, s, k, err)) == NULL)
+		if ((s->m[k] = sub_manifest(m, s, k, count[k], err)) == NULL)
 			goto fail;
-		if (t2m_st_layout(s->m[k], &s->l[k], err) < 0) {
+		/* The header is made when the shard is written: never all
+		 * of them held at once. */
+		if (t2m_st_order(s->m[k], &s->l[k], err) < 0) {
 			char name[64];
 			t2m_st_shard_name(s, k, name, sizeof name);
 			t2m_prefix(err, "%s", name);
 			goto fail;
 		}
 	}
+	free(count);
 	return 0;
 fail:
+	free(count);
 	t2m_st_shards_free(s);
 	return -1;
 }

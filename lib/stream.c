@@ -220,21 +220,75 @@ ancillary(const struct hdr *h)
 	return h->tag[0] >= 'a' && h->tag[0] <= 'z';
 }
 
-/* A cursor over the manifest payload. */
+/*
+ * A cursor over the manifest payload, read from the input through a
+ * window of a few pages, so a manifest of any size costs no more than
+ * the manifest it builds.  The checksum covers every byte as it enters
+ * the window; `left` counts the bytes still unread.
+ */
 struct cur {
-	const unsigned char *p, *end;
+	unsigned char *buf;
+	size_t cap, head, tail;
+	uint64_t length;	/* the whole payload */
+	uint64_t left;		/* payload bytes not yet in the window */
+	uint32_t crc;
 	struct t2m_reader *r;
 	t2m_error *err;
 };
 
+#define WINDOW ((size_t)64 << 10)
+
+/* Read more of the payload into the window, up to its free room. */
+static int
+refill(struct cur *c)
+{
+	size_t want;
+	ssize_t k;
+
+	want = c->cap - c->tail;
+	if (want > c->left)
+		want = (size_t)c->left;
+	if ((k = t2m_in_read(&c->r->in, c->buf + c->tail, want, c->err)) < 0)
+		return -1;
+	c->crc = t2m_crc32(c->crc, c->buf + c->tail, (size_t)k);
+	c->tail += (size_t)k;
+	c->left -= (uint64_t)k;
+	if ((size_t)k < want)
+		return rfail(c->r, c->err, "truncated payload (%llu bytes "
+		    "expected, %llu read)", (unsigned long long)c->length,
+		    (unsigned long long)(c->length - c->left));
+	return 0;
+}
+
 static int
 take(struct cur *c, size_t n, const unsigned char **out, const char *what)
 {
-	*out = c->p;
-	if ((size_t)(c->end - c->p) < n)
-		return rfail(c->r, c->err, "manifest ends inside %s", what);
-	*out = c->p;
-	c->p += n;
+	unsigned char *nb;
+	size_t cap;
+
+	if (c->tail - c->head < n) {
+		if ((uint64_t)(n - (c->tail - c->head)) > c->left)
+			return rfail(c->r, c->err, "manifest ends inside %s",
+			    what);
+		if (c->head > 0) {
+			memmove(c->buf, c->buf + c->head, c->tail - c->head);
+			c->tail -= c->head;
+			c->head = 0;
+		}
+		if (n > c->cap) {
+			/* A long string: n is at most T2M_MAX_STRING. */
+			cap = n;
+			if ((nb = realloc(c->buf, cap)) == NULL)
+				return rfail(c->r, c->err, "out of memory");
+			c->buf = nb;
+			c->cap = cap;
+		}
+		while (c->tail < n)
+			if (refill(c) < 0)
+				return -1;
+	}
+	*out = c->buf + c->head;
+	c->head += n;
 	return 0;
 }
 
@@ -304,6 +358,10 @@ take_attrs(struct cur *c, struct t2m_attrs *a, struct scratch *s,
 	if (n > T2M_MAX_ATTRS)
 		return rfail(c->r, c->err, "%s: %u entries (at most %u)", what,
 		    n, T2M_MAX_ATTRS);
+	/* Exactly n pairs, when the payload has the 8 bytes each needs. */
+	if ((uint64_t)n * 8 <= c->tail - c->head + c->left &&
+	    t2m_attrs_reserve(c->r->m, a, n, c->err) < 0)
+		return rfail(c->r, c->err, "%s", c->err->msg);
 	for (i = 0; i < n; i++) {
 		if (take_str(c, &s->k, &s->kcap, "attribute name") < 0 ||
 		    take_str(c, &s->v, &s->vcap, "attribute value") < 0)
@@ -314,6 +372,7 @@ take_attrs(struct cur *c, struct t2m_attrs *a, struct scratch *s,
 		if (t2m_attrs_set(c->r->m, a, s->k, s->v, c->err) < 0)
 			return rfail(c->r, c->err, "%s", c->err->msg);
 	}
+	t2m_attrs_share(c->r->m, a);
 	return 0;
 }
 
@@ -355,10 +414,9 @@ take_tensor(struct cur *c, struct scratch *s)
 }
 
 static int
-parse_manifest(struct t2m_reader *r, const unsigned char *p, size_t n,
-    t2m_error *err)
+parse_manifest(struct t2m_reader *r, struct cur *cp, t2m_error *err)
 {
-	struct cur c = { p, p + n, r, err };
+	struct cur c = *cp;
 	struct scratch s = { NULL, NULL, 0, 0 };
 	struct t2m_module *mod;
 	uint32_t count, i;
@@ -371,6 +429,12 @@ parse_manifest(struct t2m_reader *r, const unsigned char *p, size_t n,
 	if (count > T2M_MAX_MODULES) {
 		rfail(r, err, "%u modules (at most %u)", count,
 		    T2M_MAX_MODULES);
+		goto out;
+	}
+	/* Exactly count, when the payload has the 8 bytes each needs. */
+	if ((uint64_t)count * 8 <= c.tail - c.head + c.left &&
+	    t2m_manifest_reserve(r->m, 0, count) < 0) {
+		rfail(r, err, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
@@ -390,58 +454,64 @@ parse_manifest(struct t2m_reader *r, const unsigned char *p, size_t n,
 		    T2M_MAX_TENSORS);
 		goto out;
 	}
+	/* And tensors, which need 20. */
+	if ((uint64_t)count * 20 <= c.tail - c.head + c.left &&
+	    t2m_manifest_reserve(r->m, count, 0) < 0) {
+		rfail(r, err, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < count; i++)
 		if (take_tensor(&c, &s) < 0)
 			goto out;
-	if (c.p != c.end) {
-		rfail(r, err, "%zu stray bytes after the last tensor",
-		    (size_t)(c.end - c.p));
+	if (c.tail - c.head + c.left > 0) {
+		rfail(r, err, "%llu stray bytes after the last tensor",
+		    (unsigned long long)(c.tail - c.head + c.left));
 		goto out;
 	}
 	rc = 0;
 out:
+	*cp = c;
 	free(s.k);
 	free(s.v);
 	return rc;
 }
 
 /*
- * Read a payload of n bytes that must fit in memory (the manifest),
- * growing the buffer as bytes arrive so a lying length costs nothing.
+ * Read and parse the manifest payload of n bytes.  A damaged payload is
+ * reported as damaged, not by the first thing it breaks: on a parse error
+ * the rest is read anyway, and a short read or a checksum mismatch wins.
  */
 static int
-read_payload(struct t2m_reader *r, uint64_t n, unsigned char **out,
+read_manifest(struct t2m_reader *r, uint64_t n, uint32_t crc,
     t2m_error *err)
 {
-	unsigned char *buf = NULL, *nb;
-	size_t have = 0, cap = 0, want;
-	ssize_t k;
+	struct cur c = { NULL, 0, 0, 0, n, n, 0, r, err };
+	t2m_error perr;
+	int rc;
 
-	while (have < n) {
-		if (have == cap) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > n)
-				cap = (size_t)n;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				free(buf);
-				return rfail(r, err, "out of memory");
-			}
-			buf = nb;
-		}
-		want = cap - have;
-		if ((k = t2m_in_read(&r->in, buf + have, want, err)) < 0) {
-			free(buf);
-			return -1;
-		}
-		have += (size_t)k;
-		if ((size_t)k < want) {
-			free(buf);
-			return rfail(r, err, "truncated payload (%llu bytes "
-			    "expected, %zu read)", (unsigned long long)n, have);
-		}
+	c.cap = n < WINDOW ? (size_t)n : WINDOW;
+	if ((c.buf = malloc(c.cap ? c.cap : 1)) == NULL)
+		return rfail(r, err, "out of memory");
+	if ((r->m = t2m_manifest_new()) == NULL) {
+		free(c.buf);
+		return rfail(r, err, "out of memory");
 	}
-	*out = buf;
-	return 0;
+	rc = parse_manifest(r, &c, err);
+	if (rc < 0) {
+		perr = *err;
+		while (c.left > 0) {
+			c.head = c.tail = 0;
+			if (refill(&c) < 0) {
+				free(c.buf);
+				return -1;
+			}
+		}
+		*err = perr;
+	}
+	free(c.buf);
+	if (c.crc != crc)
+		return rfail(r, err, "manifest checksum mismatch");
+	return rc;
 }
 
 /* Skip n payload bytes, reporting a short payload as this record's. */
@@ -473,7 +543,7 @@ int
 t2m_reader_begin(struct t2m_reader *r, struct t2m_manifest **mp,
     t2m_error *err)
 {
-	unsigned char b[STREAM_HEADER], *payload = NULL;
+	unsigned char b[STREAM_HEADER];
 	struct hdr h;
 	ssize_t k;
 	int rc;
@@ -517,19 +587,7 @@ t2m_reader_begin(struct t2m_reader *r, struct t2m_manifest **mp,
 		return rfail(r, err, "manifest of %llu bytes (at most %llu)",
 		    (unsigned long long)h.length,
 		    (unsigned long long)T2M_MAX_MANIFEST);
-	if (read_payload(r, h.length, &payload, err) < 0)
-		return -1;
-	if (t2m_crc32(0, payload, h.length) != h.crc) {
-		free(payload);
-		return rfail(r, err, "manifest checksum mismatch");
-	}
-	if ((r->m = t2m_manifest_new()) == NULL) {
-		free(payload);
-		return rfail(r, err, "out of memory");
-	}
-	rc = parse_manifest(r, payload, h.length, err);
-	free(payload);
-	if (rc < 0)
+	if (read_manifest(r, h.length, h.crc, err) < 0)
 		return -1;
 	if ((r->received = calloc(r->m->ntensors ? r->m->ntensors : 1,
 	    sizeof *r->received)) == NULL)
@@ -575,6 +633,9 @@ check_end(struct t2m_reader *r, const struct hdr *h, t2m_error *err)
 		return t2m_fail(err, "offset %llu: data after the end record",
 		    (unsigned long long)r->in.pos);
 	r->done = 1;
+	/* Done with: a caller that analyzes the stream next has the room. */
+	free(r->received);
+	r->received = NULL;
 	return 0;
 }
 
@@ -771,34 +832,50 @@ put_record(struct t2m_writer *w, const char *tag, uint32_t index,
 	return wput(w, b, sizeof b, err);
 }
 
-/* A growing byte buffer for encoding the manifest. */
+/*
+ * The manifest encoder.  The record header wants the payload's length
+ * and checksum before the payload, so the manifest is encoded twice:
+ * once to measure it, once to write it, through a small buffer each time
+ * rather than into one the size of the manifest.
+ */
 struct enc {
-	unsigned char *p;
-	size_t len, cap;
-	int nomem;
+	struct t2m_writer *w;	/* NULL: measure only */
+	t2m_error *err;
+	uint64_t len;		/* bytes flushed */
+	uint32_t crc;
+	int failed;
+	size_t n;		/* bytes in b */
+	unsigned char b[4096];
 };
+
+static void
+enc_flush(struct enc *e)
+{
+	if (e->w == NULL)
+		e->crc = t2m_crc32(e->crc, e->b, e->n);
+	else if (!e->failed && wput(e->w, e->b, e->n, e->err) < 0)
+		e->failed = 1;
+	e->len += e->n;
+	e->n = 0;
+}
 
 static void
 enc_bytes(struct enc *e, const void *p, size_t n)
 {
-	unsigned char *np;
-	size_t cap;
+	const unsigned char *s = p;
+	size_t k;
 
-	if (e->nomem)
-		return;
-	if (n > e->cap - e->len) {
-		cap = e->cap ? e->cap : 4096;
-		while (cap - e->len < n)
-			cap *= 2;
-		if ((np = realloc(e->p, cap)) == NULL) {
-			e->nomem = 1;
-			return;
-		}
-		e->p = np;
-		e->cap = cap;
+	while (n > 0) {
+		k = sizeof e->b - e->n;
+		if (k > n)
+			k = n;
+		memcpy(e->b + e->n, s, k);
+		e->n += k;
+		s += k;
+		n -= k;
+		if (e->n == sizeof e->b)
+			enc_flush(e);
 	}
-	memcpy(e->p + e->len, p, n);
-	e->len += n;
 }
 
 static void
@@ -840,60 +917,73 @@ enc_attrs(struct enc *e, const struct t2m_attrs *a)
 	}
 }
 
+static void
+enc_manifest(struct enc *e, const struct t2m_manifest *m)
+{
+	const struct t2m_tensor *t;
+	uint32_t i;
+	int d;
+
+	enc_attrs(e, &m->info);
+	enc_attrs(e, &m->meta);
+	enc32(e, m->nmodules);
+	for (i = 0; i < m->nmodules; i++) {
+		enc_str(e, m->modules[i].path);
+		enc_attrs(e, &m->modules[i].attrs);
+	}
+	enc32(e, m->ntensors);
+	for (i = 0; i < m->ntensors; i++) {
+		t = &m->tensors[i];
+		enc_str(e, t->name);
+		enc_bytes(e, (unsigned char[4]){ (unsigned char)t->dtype,
+		    (unsigned char)t->ndim, 0, 0 }, 4);
+		for (d = 0; d < t->ndim; d++)
+			enc64(e, t->shape[d]);
+		enc64(e, t->nbytes);
+		enc_attrs(e, &t->attrs);
+	}
+	enc_flush(e);
+}
+
 int
 t2m_writer_begin(struct t2m_writer *w, const struct t2m_manifest *m,
     t2m_error *err)
 {
 	unsigned char b[STREAM_HEADER];
-	struct enc e = { NULL, 0, 0, 0 };
-	const struct t2m_tensor *t;
-	uint32_t i;
-	int d, rc;
+	struct enc *e;
+	uint64_t len;
+	uint32_t crc;
+	int rc;
 
 	w->m = m;
 	if ((w->written = calloc(m->ntensors ? m->ntensors : 1,
-	    sizeof *w->written)) == NULL)
+	    sizeof *w->written)) == NULL ||
+	    (e = calloc(1, sizeof *e)) == NULL)
 		return t2m_fail(err, "out of memory");
 	memcpy(b, magic, sizeof magic);
 	put16(b + 8, T2M_STREAM_MAJOR);
 	put16(b + 10, T2M_STREAM_MINOR);
 	put32(b + 12, 0);
 	put32(b + 16, t2m_crc32(0, b, 16));
-	if (wput(w, b, sizeof b, err) < 0)
+	enc_manifest(e, m);
+	len = e->len;
+	crc = e->crc;
+	if (len > T2M_MAX_MANIFEST) {
+		free(e);
+		return t2m_fail(err, "manifest of %llu bytes is too large",
+		    (unsigned long long)len);
+	}
+	if (wput(w, b, sizeof b, err) < 0 ||
+	    put_record(w, "MANI", 0, 0, len, crc, err) < 0) {
+		free(e);
 		return -1;
-
-	enc_attrs(&e, &m->info);
-	enc_attrs(&e, &m->meta);
-	enc32(&e, m->nmodules);
-	for (i = 0; i < m->nmodules; i++) {
-		enc_str(&e, m->modules[i].path);
-		enc_attrs(&e, &m->modules[i].attrs);
 	}
-	enc32(&e, m->ntensors);
-	for (i = 0; i < m->ntensors; i++) {
-		t = &m->tensors[i];
-		enc_str(&e, t->name);
-		enc_bytes(&e, (unsigned char[4]){ (unsigned char)t->dtype,
-		    (unsigned char)t->ndim, 0, 0 }, 4);
-		for (d = 0; d < t->ndim; d++)
-			enc64(&e, t->shape[d]);
-		enc64(&e, t->nbytes);
-		enc_attrs(&e, &t->attrs);
-	}
-	if (e.nomem) {
-		free(e.p);
-		return t2m_fail(err, "out of memory encoding the manifest");
-	}
-	if (e.len > T2M_MAX_MANIFEST) {
-		free(e.p);
-		return t2m_fail(err, "manifest of %zu bytes is too large",
-		    e.len);
-	}
-	rc = put_record(w, "MANI", 0, 0, e.len, t2m_crc32(0, e.p, e.len),
-	    err);
-	if (rc == 0)
-		rc = wput(w, e.p, e.len, err);
-	free(e.p);
+	memset(e, 0, sizeof *e);
+	e->w = w;
+	e->err = err;
+	enc_manifest(e, m);
+	rc = e->failed ? -1 : 0;
+	free(e);
 	return rc;
 }
 

@@ -2,7 +2,8 @@
  * strmap.c - a string-keyed hash map from names to positions, for the
  * lookups whose keys come from the input: tensor names, storage keys,
  * zip entry names.  The hash is seeded per process, so a file cannot be
- * crafted to make every key collide.
+ * crafted to make every key collide.  And a leaner one for keys that are
+ * already in an array: tensor names, module paths.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -118,4 +119,96 @@ t2m_strmap_free(struct t2m_strmap *m)
 {
 	free(m->e);
 	memset(m, 0, sizeof *m);
+}
+
+/*
+ * The positional map: a slot holds a key's hash and its position plus one
+ * (0 for an empty slot), and the key itself is asked of the owner, so a
+ * slot costs 8 bytes where a map of keys costs 16.
+ */
+void
+t2m_posmap_init(struct t2m_posmap *t, const char *(*key)(const void *,
+    uint32_t), const void *ctx)
+{
+	memset(t, 0, sizeof *t);
+	t->key = key;
+	t->ctx = ctx;
+}
+
+long
+t2m_posmap_get(const struct t2m_posmap *t, const char *key, uint64_t h)
+{
+	size_t j;
+
+	if (t->s == NULL)
+		return -1;
+	for (j = h & t->mask; t->s[j].pos; j = (j + 1) & t->mask)
+		if (t->s[j].hash == (uint32_t)h &&
+		    strcmp(t->key(t->ctx, t->s[j].pos - 1), key) == 0)
+			return (long)t->s[j].pos - 1;
+	return -1;
+}
+
+/* Move t to a table of size slots (a power of two). */
+static int
+resize(struct t2m_posmap *t, size_t size)
+{
+	struct t2m_posmap_slot *ns;
+	size_t i, j;
+
+	if ((ns = calloc(size, sizeof *ns)) == NULL)
+		return -1;
+	for (i = 0; t->s && i <= t->mask; i++) {
+		if (t->s[i].pos == 0)
+			continue;
+		j = t->s[i].hash & (size - 1);
+		while (ns[j].pos)
+			j = (j + 1) & (size - 1);
+		ns[j] = t->s[i];
+	}
+	free(t->s);
+	t->s = ns;
+	t->mask = size - 1;
+	return 0;
+}
+
+/* Full to 4/5: probes compare 8-byte slots, cheap even in a run. */
+#define FULL(n, size) ((n) * 5 > (size) * 4)
+
+int
+t2m_posmap_reserve(struct t2m_posmap *t, size_t n)
+{
+	size_t size = 64;
+
+	while (FULL(n, size))
+		size *= 2;
+	if (t->s != NULL && size <= t->mask + 1)
+		return 0;
+	return resize(t, size);
+}
+
+int
+t2m_posmap_add(struct t2m_posmap *t, uint32_t pos, uint64_t h)
+{
+	size_t j;
+
+	if (pos == UINT32_MAX)
+		return -1;
+	if ((t->s == NULL || FULL(t->n + 1, t->mask + 1)) &&
+	    resize(t, t->s ? (t->mask + 1) * 2 : 64) < 0)
+		return -1;
+	for (j = h & t->mask; t->s[j].pos; j = (j + 1) & t->mask)
+		;
+	t->s[j].hash = (uint32_t)h;
+	t->s[j].pos = pos + 1;
+	t->n++;
+	return 0;
+}
+
+void
+t2m_posmap_free(struct t2m_posmap *t)
+{
+	free(t->s);
+	t->s = NULL;
+	t->mask = t->n = 0;
 }

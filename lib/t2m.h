@@ -77,7 +77,9 @@ struct t2m_kv {
 	const char *val;
 };
 
-/* A string-to-string map that keeps insertion order. */
+/* A string-to-string map that keeps insertion order.  Its n pairs are in
+ * the arena of the manifest that holds it; cap < n says they are shared
+ * with other attributes (t2m_attrs_share) and so copied before a change. */
 struct t2m_attrs {
 	struct t2m_kv *kv;
 	uint32_t n, cap;
@@ -139,6 +141,23 @@ const char *t2m_manifest_strndup(struct t2m_manifest *m, const char *s,
  */
 struct t2m_tensor *t2m_manifest_add(struct t2m_manifest *m, const char *name,
     int dtype, int ndim, const uint64_t *shape, t2m_error *err);
+/* Room in m for exactly this many tensors and modules in all, when
+ * known beforehand: growing by doubling would leave up to half unused.
+ * -1 when out of memory or over the limits. */
+int t2m_manifest_reserve(struct t2m_manifest *m, uint32_t ntensors,
+    uint32_t nmodules);
+
+/*
+ * t2m_manifest_add, keeping name (T2M_REF_NAME) or shape (T2M_REF_SHAPE)
+ * by reference, not copied: what is kept must stay as it is for m's life
+ * (a plan's output naming its input's tensors).
+ */
+#define T2M_REF_NAME	1
+#define T2M_REF_SHAPE	2
+struct t2m_tensor *t2m_manifest_add_ref(struct t2m_manifest *m,
+    const char *name, int dtype, int ndim, const uint64_t *shape, int ref,
+    t2m_error *err);
+
 /* Position of the tensor called name, or -1. */
 long t2m_manifest_find(const struct t2m_manifest *m, const char *name);
 /* Position of the first module at path, or -1. */
@@ -148,9 +167,24 @@ long t2m_manifest_find_module(const struct t2m_manifest *m,
 struct t2m_module *t2m_manifest_add_module(struct t2m_manifest *m,
     const char *path, t2m_error *err);
 
-/* Set key to val in attrs (replacing an old value); both are copied. */
+/* Set key to val in attrs (replacing an old value); both are copied, the
+ * short ones kept once per manifest. */
 int t2m_attrs_set(struct t2m_manifest *m, struct t2m_attrs *a,
     const char *key, const char *val, t2m_error *err);
+/*
+ * Make room in attrs for n more pairs, from m's arena; an empty attrs gets
+ * exactly n.  Only an economy: t2m_attrs_set makes room as it needs.
+ * Attribute arrays belong to the manifest that allocated them.
+ */
+int t2m_attrs_reserve(struct t2m_manifest *m, struct t2m_attrs *a,
+    uint32_t n, t2m_error *err);
+/*
+ * Let a, once complete, share its pairs with attributes of m seen before
+ * that have the same keys and values in the same order: tensors and
+ * modules of one kind repeat theirs.  Either copies them before a change,
+ * so this is only an economy.
+ */
+void t2m_attrs_share(struct t2m_manifest *m, struct t2m_attrs *a);
 /* Value of key, or NULL. */
 const char *t2m_attrs_get(const struct t2m_attrs *a, const char *key);
 
@@ -370,6 +404,10 @@ void t2m_st_layout_free(struct t2m_st_layout *l);
 /* Put hidden tensor i's bytes (all of them) into l's header. */
 void t2m_st_fill_hidden(struct t2m_st_layout *l, uint32_t i,
     const void *bytes, size_t n);
+/* The same, into the file fd that l's header was written to (at offset
+ * 0), so the header need not be kept.  -1 with errno set. */
+int t2m_st_write_hidden(const struct t2m_st_layout *l, int fd, uint32_t i,
+    const void *bytes, size_t n);
 
 /* ---- unpack: any supported input to a stream ---------------------------- */
 
@@ -428,7 +466,8 @@ int t2m_parse_size(const char *s, uint64_t *out);
  * hidden tensor, F4 and F6 (no PyTorch dtype).  Every entry of the zip
  * is stored, its data 64-byte aligned; entries are, in order,
  * <archive>/data.pkl, byteorder, data/0 .. data/N-1 (tensor i is
- * data/<i>), version.
+ * data/<i>), version.  m must outlive the layout: t2m_pt_finish makes
+ * data.pkl from it again rather than hold it.
  */
 struct t2m_pt;
 
@@ -455,7 +494,9 @@ void t2m_pt_free(struct t2m_pt *p);
  * order, filled greedily; a tensor larger than max gets a shard of its
  * own.  There is always at least one shard, and at most 99999.  Each
  * shard has its own manifest (m's metadata; the hidden tensors all go
- * to the first shard) and layout.
+ * to the first shard; m's names and shapes, so m must outlive s) and
+ * layout, whose header is not kept (NULL): t2m_st_layout of shard k's
+ * manifest makes it again, the same, when the shard is written.
  */
 #define T2M_MAX_SHARDS 99999u
 

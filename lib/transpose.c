@@ -33,20 +33,34 @@ enum { X_PERMUTE, X_SUM, X_GRU, X_FOLD, X_CONCAT };
 /* Metadata values are at most T2M_MAX_STRING; recipes are cut to fit. */
 #define RECIPE_PIECE ((size_t)512 << 10)
 
+/*
+ * One of each per tensor, so kept small: an input's one output, the usual
+ * case, is held in place; lists have room for their length rounded up to
+ * a power of two (push()); what only inputs that jobs need whole have is
+ * apart, in a hold.
+ */
 struct xin {			/* an input tensor */
-	unsigned char *buf;	/* whole tensor, when a job needs it */
 	uint64_t have;
-	uint32_t *pass, npass, cappass;	/* outputs streamed from it */
-	uint32_t *jobs, njobs, capjobs;	/* jobs that need it whole */
+	union {			/* outputs streamed from it (passes()) */
+		uint32_t one;		/* npass == 1 */
+		uint32_t *many;		/* npass > 1 */
+	} pass;
+	uint32_t npass;
+	uint32_t hold;		/* 1 + its place in holds, or 0 for none */
+};
+
+struct xhold {			/* an input some job needs whole */
+	unsigned char *buf;	/* the whole tensor, as it arrives */
+	uint32_t *jobs, njobs;	/* the jobs that need it */
 	uint32_t jobs_left;
 };
 
 struct xout {			/* an output tensor */
-	int64_t src;		/* input streamed into it, or -1 (a job) */
 	uint64_t begin;		/* where in the input its bytes start */
-	int sdtype;		/* the input's dtype (a cast when different) */
+	int32_t src;		/* input streamed into it, or -1 (a job) */
 	unsigned char carry[8];	/* a partial element awaiting its rest */
-	size_t ncarry;
+	unsigned char ncarry;
+	unsigned char sdtype;	/* the input's dtype (a cast when different) */
 };
 
 struct xjob {			/* work on whole tensors */
@@ -62,9 +76,8 @@ struct xjob {			/* work on whole tensors */
 };
 
 struct layer {			/* the tensors of one module */
-	char *path;
-	uint32_t *t, n, cap;	/* input tensor positions */
-	char **param;		/* each one's name within the module */
+	const char *path;	/* its module's, in the output manifest */
+	uint32_t *t, n;		/* input tensor positions */
 	const char *cls;	/* qualified class */
 	const char *provenance;
 	const struct t2m_rule *rule;
@@ -74,18 +87,22 @@ struct t2m_xform {
 	const struct t2m_manifest *in;
 	struct t2m_manifest *out;
 	struct xin *ins;
+	struct xhold *holds;
+	uint32_t nholds, capholds;
 	struct xout *outs;
 	uint32_t nouts, capouts;
 	struct xjob *jobs;
 	uint32_t njobs, capjobs;
 	struct layer *layers;
 	uint32_t nlayers, caplayers;
-	struct t2m_strmap bypath;	/* module path -> layer */
+	uint32_t *lt;		/* every layer's t, one after another */
 	struct t2m_buf recipes, consumed;	/* JSON for the way back */
 	int nrecipes, nconsumed;
 	const struct t2m_types *types;
 	const struct t2m_xform_opts *o;
-	uint32_t **outs_of, *nouts_of;	/* input -> outputs, when asked */
+	/* input i -> outputs outs_all[outs_at[i] .. outs_at[i + 1]), made
+	 * when first asked */
+	uint32_t *outs_at, *outs_all;
 	t2m_error *err;
 };
 
@@ -149,16 +166,55 @@ grow(void **p, uint32_t *cap, uint32_t need, size_t size)
 	return 0;
 }
 
+static const uint32_t *
+passes(const struct xin *in)
+{
+	return in->npass > 1 ? in->pass.many : &in->pass.one;
+}
+
+/* Input i's hold, or NULL when no job needs it. */
+static struct xhold *
+hold_of(const struct t2m_xform *x, uint32_t i)
+{
+	return x->ins[i].hold ? &x->holds[x->ins[i].hold - 1] : NULL;
+}
+
+/* Append v to the n entries of *p, whose room is n rounded up to a power
+ * of two. */
+static int
+push(uint32_t **p, uint32_t *n, uint32_t v)
+{
+	uint32_t *np;
+
+	if ((*n & (*n - 1)) == 0) {
+		if ((np = realloc(*p, (*n ? (size_t)*n * 2 : 1) *
+		    sizeof **p)) == NULL)
+			return -1;
+		*p = np;
+	}
+	(*p)[(*n)++] = v;
+	return 0;
+}
+
 /* ---- building the plan ---- */
 
+/*
+ * An output, with like's attributes when like is given, and name or shape
+ * kept by reference as ref says (t2m_manifest_add_ref): an input's, as
+ * the input outlives the plan.
+ */
 static int64_t
-add_out(struct t2m_xform *x, const char *name, int dtype, int ndim,
-    const uint64_t *shape, const struct t2m_tensor *like)
+add_out_ref(struct t2m_xform *x, const char *name, int dtype, int ndim,
+    const uint64_t *shape, const struct t2m_tensor *like, int ref)
 {
 	struct t2m_tensor *t;
 	uint32_t k;
 
-	if ((t = t2m_manifest_add(x->out, name, dtype, ndim, shape,
+	/* The last output's attributes are set by now, as a rule. */
+	if (x->out->ntensors > 0)
+		t2m_attrs_share(x->out,
+		    &x->out->tensors[x->out->ntensors - 1].attrs);
+	if ((t = t2m_manifest_add_ref(x->out, name, dtype, ndim, shape, ref,
 	    x->err)) == NULL)
 		return -1;
 	if (like)
@@ -175,6 +231,20 @@ add_out(struct t2m_xform *x, const char *name, int dtype, int ndim,
 	return x->nouts++;
 }
 
+/* An output, keeping by reference what is like's own. */
+static int64_t
+add_out(struct t2m_xform *x, const char *name, int dtype, int ndim,
+    const uint64_t *shape, const struct t2m_tensor *like)
+{
+	int ref = 0;
+
+	if (like && name == like->name)
+		ref |= T2M_REF_NAME;
+	if (like && shape == like->shape)
+		ref |= T2M_REF_SHAPE;
+	return add_out_ref(x, name, dtype, ndim, shape, like, ref);
+}
+
 static int
 set_attr(struct t2m_xform *x, int64_t out, const char *key, const char *val)
 {
@@ -187,12 +257,22 @@ static int
 stream(struct t2m_xform *x, uint32_t i, int64_t out, uint64_t begin)
 {
 	struct xin *in = &x->ins[i];
+	uint32_t *p;
 
-	if (grow((void **)&in->pass, &in->cappass, in->npass + 1,
-	    sizeof *in->pass) < 0)
+	/* Most inputs feed one output: that one needs no array. */
+	if (in->npass == 0) {
+		in->pass.one = (uint32_t)out;
+		in->npass = 1;
+	} else if (in->npass == 1) {
+		if ((p = malloc(2 * sizeof *p)) == NULL)
+			return t2m_fail(x->err, "out of memory");
+		p[0] = in->pass.one;
+		p[1] = (uint32_t)out;
+		in->pass.many = p;
+		in->npass = 2;
+	} else if (push(&in->pass.many, &in->npass, (uint32_t)out) < 0)
 		return t2m_fail(x->err, "out of memory");
-	in->pass[in->npass++] = (uint32_t)out;
-	x->outs[out].src = i;
+	x->outs[out].src = (int32_t)i;
 	x->outs[out].begin = begin;
 	x->outs[out].sdtype = x->in->tensors[i].dtype;
 	return 0;
@@ -201,6 +281,7 @@ stream(struct t2m_xform *x, uint32_t i, int64_t out, uint64_t begin)
 static struct xjob *
 add_job(struct t2m_xform *x, int op, const uint32_t *src, int nsrc)
 {
+	struct xhold *h;
 	struct xjob *j;
 	struct xin *in;
 	int k;
@@ -217,13 +298,21 @@ add_job(struct t2m_xform *x, int op, const uint32_t *src, int nsrc)
 	for (k = 0; k < nsrc; k++) {
 		j->src[k] = src[k];
 		in = &x->ins[src[k]];
-		if (grow((void **)&in->jobs, &in->capjobs, in->njobs + 1,
-		    sizeof *in->jobs) < 0) {
+		if (in->hold == 0) {
+			if (grow((void **)&x->holds, &x->capholds,
+			    x->nholds + 1, sizeof *x->holds) < 0) {
+				t2m_fail(x->err, "out of memory");
+				return NULL;
+			}
+			memset(&x->holds[x->nholds], 0, sizeof *x->holds);
+			in->hold = ++x->nholds;
+		}
+		h = hold_of(x, src[k]);
+		if (push(&h->jobs, &h->njobs, x->njobs) < 0) {
 			t2m_fail(x->err, "out of memory");
 			return NULL;
 		}
-		in->jobs[in->njobs++] = x->njobs;
-		in->jobs_left++;
+		h->jobs_left++;
 		j->pending++;
 	}
 	x->njobs++;
@@ -394,13 +483,24 @@ permuted(struct t2m_xform *x, struct layer *L, uint32_t i, const int *perm)
 }
 
 /* A layer's own view of its parameters. */
+/* The name within its layer of the layer's k-th tensor. */
+static const char *
+param_of(const struct t2m_xform *x, const struct layer *L, uint32_t k)
+{
+	const char *p;
+	size_t plen;
+
+	t2m_tensor_owner(x->in->tensors[L->t[k]].name, &plen, &p);
+	return p;
+}
+
 static long
-param(const struct layer *L, const char *name)
+param(const struct t2m_xform *x, const struct layer *L, const char *name)
 {
 	uint32_t k;
 
 	for (k = 0; k < L->n; k++)
-		if (strcmp(L->param[k], name) == 0)
+		if (strcmp(param_of(x, L, k), name) == 0)
 			return (long)L->t[k];
 	return -1;
 }
@@ -495,21 +595,21 @@ recurrent(struct t2m_xform *x, struct layer *L, char *done)
 		for (rev = 0; rev < 2; rev++) {
 			const char *sfx = rev ? "_reverse" : "";
 			snprintf(p, sizeof p, "weight_hr_l%d%s", layer, sfx);
-			if (param(L, p) >= 0) {
+			if (param(x, L, p) >= 0) {
 				rc = blocked(x, "proj_size", L->path, "module "
 				    "'%s' (%s): proj_size has no MLX "
 				    "equivalent", L->path, L->cls);
 				goto out;
 			}
 			snprintf(p, sizeof p, "weight_ih_l%d%s", layer, sfx);
-			if ((wi = param(L, p)) < 0)
+			if ((wi = param(x, L, p)) < 0)
 				continue;
 			snprintf(p, sizeof p, "weight_hh_l%d%s", layer, sfx);
-			whh = param(L, p);
+			whh = param(x, L, p);
 			snprintf(p, sizeof p, "bias_ih_l%d%s", layer, sfx);
-			bi = param(L, p);
+			bi = param(x, L, p);
 			snprintf(p, sizeof p, "bias_hh_l%d%s", layer, sfx);
-			bh = param(L, p);
+			bh = param(x, L, p);
 			ti = &x->in->tensors[wi];
 			if (whh < 0 || (bi < 0) != (bh < 0) || ti->ndim != 2 ||
 			    ti->shape[0] % (uint64_t)gates[kind] != 0) {
@@ -609,14 +709,14 @@ attention(struct t2m_xform *x, struct layer *L, char *done)
 	long i;
 	int w, k, rc = -1;
 
-	if (param(L, "bias_k") >= 0 || param(L, "bias_v") >= 0) {
+	if (param(x, L, "bias_k") >= 0 || param(x, L, "bias_v") >= 0) {
 		rc = blocked(x, "bias_kv", L->path, "module '%s' (%s): bias_k "
 		    "and bias_v (add_bias_kv) have no MLX equivalent", L->path,
 		    L->cls);
 		goto out;
 	}
 	for (w = 0; w < 2; w++) {
-		if ((i = param(L, which[w])) < 0)
+		if ((i = param(x, L, which[w])) < 0)
 			continue;
 		t = &x->in->tensors[i];
 		if (t->ndim != 2 - w || t->shape[0] % 3 != 0) {
@@ -649,7 +749,7 @@ attention(struct t2m_xform *x, struct layer *L, char *done)
 		mark_done(L, (uint32_t)i, done);
 	}
 	for (k = 0; k < 3; k++) {
-		if ((i = param(L, qkv[k])) < 0)
+		if ((i = param(x, L, qkv[k])) < 0)
 			continue;
 		nm.len = 0;
 		if (*L->path)
@@ -682,11 +782,11 @@ apply_layer(struct t2m_xform *x, struct layer *L)
 	if ((done = calloc(L->n + 1, 1)) == NULL)
 		return t2m_fail(x->err, "out of memory");
 	/* Weight norm, old and new style, folds into weight first. */
-	if ((g = param(L, "weight_g")) >= 0 && (v = param(L, "weight_v")) >= 0 &&
+	if ((g = param(x, L, "weight_g")) >= 0 && (v = param(x, L, "weight_v")) >= 0 &&
 	    fold(x, L, (uint32_t)g, (uint32_t)v, done) < 0)
 		goto out;
-	if ((g = param(L, "parametrizations.weight.original0")) >= 0 &&
-	    (v = param(L, "parametrizations.weight.original1")) >= 0 &&
+	if ((g = param(x, L, "parametrizations.weight.original0")) >= 0 &&
+	    (v = param(x, L, "parametrizations.weight.original1")) >= 0 &&
 	    fold(x, L, (uint32_t)g, (uint32_t)v, done) < 0)
 		goto out;
 	if (kind == RK_MHA)
@@ -705,7 +805,7 @@ apply_layer(struct t2m_xform *x, struct layer *L)
 		goto out;
 	}
 	for (k = 0; k < L->n; k++) {
-		const char *p = L->param[k];
+		const char *p = param_of(x, L, k);
 		const struct t2m_tensor *t = &x->in->tensors[L->t[k]];
 		if (done[k])
 			continue;
@@ -822,12 +922,12 @@ guess_class(struct t2m_xform *x, struct layer *L)
 		"torch.nn.modules.conv.Conv3d"
 	};
 	const struct t2m_tensor *t, *u;
-	long w = param(L, "weight"), k;
+	long w = param(x, L, "weight"), k;
 
-	if (param(L, "in_proj_weight") >= 0 || param(L, "q_proj_weight") >= 0)
+	if (param(x, L, "in_proj_weight") >= 0 || param(x, L, "q_proj_weight") >= 0)
 		return "torch.nn.modules.activation.MultiheadAttention";
-	if ((k = param(L, "weight_ih_l0")) >= 0 &&
-	    (w = param(L, "weight_hh_l0")) >= 0) {
+	if ((k = param(x, L, "weight_ih_l0")) >= 0 &&
+	    (w = param(x, L, "weight_hh_l0")) >= 0) {
 		t = &x->in->tensors[k];
 		u = &x->in->tensors[w];
 		if (t->ndim == 2 && u->ndim == 2 && u->shape[1] > 0) {
@@ -840,11 +940,11 @@ guess_class(struct t2m_xform *x, struct layer *L)
 		}
 		return NULL;
 	}
-	if (w < 0 && (k = param(L, "weight_v")) >= 0)
+	if (w < 0 && (k = param(x, L, "weight_v")) >= 0)
 		w = k;
-	if (w < 0 && (k = param(L, "parametrizations.weight.original1")) >= 0)
+	if (w < 0 && (k = param(x, L, "parametrizations.weight.original1")) >= 0)
 		w = k;
-	if (param(L, "running_mean") >= 0 && param(L, "running_var") >= 0)
+	if (param(x, L, "running_mean") >= 0 && param(x, L, "running_var") >= 0)
 		return "torch.nn.modules.batchnorm.BatchNorm";
 	if (w < 0)
 		return "t2m.Parameters";	/* no layer t2m can name */
@@ -885,45 +985,85 @@ resolve(struct t2m_xform *x, struct layer *L)
 	return 0;
 }
 
+/*
+ * The layers: tensors grouped by owning module, in the order the modules
+ * first appear, each layer's module in the output (describe() fills in
+ * its attributes).  Counted first, so each layer's lists are a run of two
+ * arrays shared by all.
+ */
 static int
 group(struct t2m_xform *x)
 {
 	const struct t2m_manifest *m = x->in;
+	struct t2m_buf path = { 0 };
+	const struct t2m_module *mod;
 	const char *pname;
 	struct layer *L;
-	char *path;
+	uint32_t i, k, *of, at, *lay = NULL, caplay = 0, nlay = 0;
 	size_t plen;
-	uint32_t i;
-	long k;
+	long j, pos;
 
+	/* At most a layer per tensor: room for that from the start, since
+	 * growing from a few would copy and leave holes behind (pages
+	 * never used cost nothing). */
+	if ((of = malloc((m->ntensors ? m->ntensors : 1) * sizeof *of)) ==
+	    NULL || (x->lt = malloc((m->ntensors ? m->ntensors : 1) *
+	    sizeof *x->lt)) == NULL || (x->layers = malloc((m->ntensors ?
+	    m->ntensors : 1) * sizeof *x->layers)) == NULL)
+		goto nomem;
+	x->caplayers = m->ntensors ? m->ntensors : 1;
 	for (i = 0; i < m->ntensors; i++) {
 		t2m_tensor_owner(m->tensors[i].name, &plen, &pname);
-		if ((path = strndup(m->tensors[i].name, plen)) == NULL)
-			return t2m_fail(x->err, "out of memory");
-		if ((k = t2m_strmap_get(&x->bypath, path)) < 0) {
+		path.len = 0;
+		t2m_buf_add(&path, m->tensors[i].name, plen);
+		if (path.nomem)
+			goto nomem;
+		/* lay[pos]: 1 + the layer of module pos, or 0 for none. */
+		if ((pos = t2m_manifest_find_module(x->out, path.p)) < 0) {
+			if ((mod = t2m_manifest_add_module(x->out, path.p,
+			    x->err)) == NULL)
+				goto fail;
+			pos = (long)(mod - x->out->modules);
+		}
+		if (grow((void **)&lay, &caplay, x->out->nmodules,
+		    sizeof *lay) < 0)
+			goto nomem;
+		for (; nlay < x->out->nmodules; nlay++)
+			lay[nlay] = 0;
+		if (lay[pos] == 0) {
 			if (grow((void **)&x->layers, &x->caplayers,
-			    x->nlayers + 1, sizeof *x->layers) < 0) {
-				free(path);
-				return t2m_fail(x->err, "out of memory");
-			}
+			    x->nlayers + 1, sizeof *x->layers) < 0)
+				goto nomem;
 			L = &x->layers[x->nlayers];
 			memset(L, 0, sizeof *L);
-			L->path = path;
-			if (t2m_strmap_put(&x->bypath, L->path, x->nlayers) < 0)
-				return t2m_fail(x->err, "out of memory");
-			k = x->nlayers++;
-		} else {
-			free(path);
+			L->path = x->out->modules[pos].path;
+			lay[pos] = ++x->nlayers;
 		}
-		L = &x->layers[k];
-		if (grow((void **)&L->t, &L->cap, L->n + 1, sizeof *L->t) < 0 ||
-		    (L->param = realloc(L->param, L->cap *
-		    sizeof *L->param)) == NULL)
-			return t2m_fail(x->err, "out of memory");
-		L->t[L->n] = i;
-		L->param[L->n++] = (char *)pname;
+		j = lay[pos] - 1;
+		of[i] = (uint32_t)j;
+		x->layers[j].n++;
 	}
+	for (k = 0, at = 0; k < x->nlayers; k++) {
+		L = &x->layers[k];
+		L->t = x->lt + at;
+		at += L->n;
+		L->n = 0;
+	}
+	for (i = 0; i < m->ntensors; i++) {
+		L = &x->layers[of[i]];
+		L->t[L->n++] = i;
+	}
+	free(of);
+	free(lay);
+	t2m_buf_free(&path);
 	return 0;
+nomem:
+	t2m_fail(x->err, "out of memory");
+fail:
+	free(of);
+	free(lay);
+	t2m_buf_free(&path);
+	return -1;
 }
 
 /* Module attributes: what each layer is, for t2m-analyze and people. */
@@ -947,6 +1087,7 @@ describe(struct t2m_xform *x, const struct layer *L)
 	if (L->rule && L->rule->mlx && t2m_attrs_set(x->out, &mod->attrs,
 	    "mlx", L->rule->mlx, x->err) < 0)
 		return -1;
+	t2m_attrs_share(x->out, &mod->attrs);
 	return 0;
 }
 
@@ -981,6 +1122,7 @@ copy_maps(struct t2m_xform *x, int reverse)
 			    m->modules[k].attrs.kv[a].val, x->err) < 0)
 				return -1;
 		}
+		t2m_attrs_share(x->out, &mod->attrs);
 	}
 	return 0;
 }
@@ -1032,9 +1174,15 @@ plan_forward(struct t2m_xform *x)
 		return -1;
 	for (k = 0; k < x->nlayers; k++)
 		if (resolve(x, &x->layers[k]) < 0 ||
-		    apply_layer(x, &x->layers[k]) < 0 ||
-		    describe(x, &x->layers[k]) < 0)
+		    describe(x, &x->layers[k]) < 0 ||
+		    apply_layer(x, &x->layers[k]) < 0)
 			return -1;
+	/* Planned: the layers make room for what comes next. */
+	free(x->layers);
+	free(x->lt);
+	x->layers = NULL;
+	x->lt = NULL;
+	x->nlayers = x->caplayers = 0;
 	return store_recipes(x);
 }
 
@@ -1219,8 +1367,9 @@ plan_reverse(struct t2m_xform *x)
 		const char *hidden = t2m_attrs_get(&t->attrs, "t2m.hidden");
 		if (t2m_strmap_get(&used, t->name) >= 0 && hidden == NULL)
 			continue;
-		if ((o = add_out(x, t->name, t->dtype, t->ndim, t->shape,
-		    NULL)) < 0 || stream(x, i, o, 0) < 0)
+		if ((o = add_out_ref(x, t->name, t->dtype, t->ndim, t->shape,
+		    NULL, T2M_REF_NAME | T2M_REF_SHAPE)) < 0 ||
+		    stream(x, i, o, 0) < 0)
 			goto out;
 		for (k = 0; k < (int)t->attrs.n; k++) {
 			const char *key = t->attrs.kv[k].key;
@@ -1311,6 +1460,8 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 {
 	struct t2m_xform *x;
 	const char *layout = t2m_attrs_get(&m->meta, "t2m.layout");
+	const uint32_t *outs;
+	uint32_t k, n;
 	int rc, reverse = o->reverse;
 
 	if ((x = calloc(1, sizeof *x)) == NULL ||
@@ -1320,6 +1471,14 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 		t2m_fail(err, "out of memory");
 		return NULL;
 	}
+	/* Most plans make about one output of each input. */
+	if (t2m_manifest_reserve(x->out, m->ntensors, 0) < 0 ||
+	    (x->outs = malloc((m->ntensors + 1) * sizeof *x->outs)) == NULL) {
+		t2m_xform_free(x);
+		t2m_fail(err, "out of memory");
+		return NULL;
+	}
+	x->capouts = m->ntensors + 1;
 	x->in = m;
 	x->types = o->types;
 	x->o = o;
@@ -1346,6 +1505,21 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 		t2m_xform_free(x);
 		return NULL;
 	}
+	if (o->plan_only) {
+		/* What inputs become is all that is asked: the rest goes. */
+		if (t2m_xform_outputs(x, 0, &outs, &n, err) < 0) {
+			t2m_xform_free(x);
+			return NULL;
+		}
+		for (k = 0; k < m->ntensors; k++)
+			if (x->ins[k].npass > 1)
+				free(x->ins[k].pass.many);
+		free(x->ins);
+		free(x->outs);
+		x->ins = NULL;
+		x->outs = NULL;
+		x->nouts = x->capouts = 0;
+	}
 	*out = x->out;
 	return x;
 }
@@ -1357,68 +1531,86 @@ t2m_xform_free(struct t2m_xform *x)
 
 	if (x == NULL)
 		return;
-	for (k = 0; x->in && x->ins && k < x->in->ntensors; k++) {
-		free(x->ins[k].buf);
-		free(x->ins[k].pass);
-		free(x->ins[k].jobs);
+	for (k = 0; x->in && x->ins && k < x->in->ntensors; k++)
+		if (x->ins[k].npass > 1)
+			free(x->ins[k].pass.many);
+	for (k = 0; k < x->nholds; k++) {
+		free(x->holds[k].buf);
+		free(x->holds[k].jobs);
 	}
-	for (k = 0; k < x->nlayers; k++) {
-		free(x->layers[k].path);
-		free(x->layers[k].t);
-		free(x->layers[k].param);
-	}
+	free(x->holds);
 	free(x->layers);
-	for (k = 0; x->outs_of && x->in && k < x->in->ntensors; k++)
-		free(x->outs_of[k]);
-	free(x->outs_of);
-	free(x->nouts_of);
+	free(x->lt);
+	free(x->outs_at);
+	free(x->outs_all);
 	free(x->ins);
 	free(x->outs);
 	free(x->jobs);
-	t2m_strmap_free(&x->bypath);
 	t2m_buf_free(&x->recipes);
 	t2m_buf_free(&x->consumed);
 	t2m_manifest_free(x->out);
 	free(x);
 }
 
+/* Call f(x, input, output) for each pair in order: every streamed
+ * output, then every job's. */
+static void
+each_output(struct t2m_xform *x, void (*f)(struct t2m_xform *, uint32_t,
+    uint32_t))
+{
+	uint32_t k, s;
+	int o;
+
+	for (k = 0; k < x->nouts; k++)
+		if (x->outs[k].src >= 0)
+			f(x, (uint32_t)x->outs[k].src, k);
+	for (k = 0; k < x->njobs; k++)
+		for (s = 0; s < (uint32_t)x->jobs[k].nsrc; s++)
+			for (o = 0; o < x->jobs[k].nout; o++)
+				f(x, x->jobs[k].src[s], x->jobs[k].out[o]);
+}
+
+static void
+count_output(struct t2m_xform *x, uint32_t in, uint32_t out)
+{
+	(void)out;
+	x->outs_at[in + 1]++;
+}
+
+/* outs_at[in] is where the next output of in goes, until all are in. */
+static void
+put_output(struct t2m_xform *x, uint32_t in, uint32_t out)
+{
+	x->outs_all[x->outs_at[in]++] = out;
+}
+
 int
 t2m_xform_outputs(struct t2m_xform *x, uint32_t i, const uint32_t **outs,
     uint32_t *n, t2m_error *err)
 {
-	uint32_t k, s, *caps;
-	int64_t src;
+	uint32_t k, nin = x->in->ntensors;
 
-	if (x->outs_of == NULL) {
-		/* Built once: every streamed output and every job's. */
-		uint32_t nin = x->in->ntensors + 1;
-		if ((x->outs_of = calloc(nin, sizeof *x->outs_of)) == NULL ||
-		    (x->nouts_of = calloc(nin, sizeof *x->nouts_of)) == NULL ||
-		    (caps = calloc(nin, sizeof *caps)) == NULL)
+	if (x->outs_at == NULL) {
+		/* Built once: counted, then filled. */
+		if ((x->outs_at = calloc(nin + 2, sizeof *x->outs_at)) == NULL)
 			return t2m_fail(err, "out of memory");
-#define ADD(in, out) do { \
-	if (grow((void **)&x->outs_of[in], &caps[in], x->nouts_of[in] + 1, \
-	    sizeof **x->outs_of) < 0) { \
-		free(caps); \
-		return t2m_fail(err, "out of memory"); \
-	} \
-	x->outs_of[in][x->nouts_of[in]++] = (out); \
-} while (0)
-		for (k = 0; k < x->nouts; k++)
-			if ((src = x->outs[k].src) >= 0)
-				ADD((uint32_t)src, k);
-		for (k = 0; k < x->njobs; k++)
-			for (s = 0; s < (uint32_t)x->jobs[k].nsrc; s++) {
-				int o2;
-				for (o2 = 0; o2 < x->jobs[k].nout; o2++)
-					ADD(x->jobs[k].src[s],
-					    x->jobs[k].out[o2]);
-			}
-#undef ADD
-		free(caps);
+		each_output(x, count_output);
+		for (k = 0; k < nin; k++)
+			x->outs_at[k + 1] += x->outs_at[k];
+		if ((x->outs_all = malloc((x->outs_at[nin] + 1) *
+		    sizeof *x->outs_all)) == NULL) {
+			free(x->outs_at);
+			x->outs_at = NULL;
+			return t2m_fail(err, "out of memory");
+		}
+		each_output(x, put_output);
+		/* Each outs_at[k] moved to where k + 1's began: shift back. */
+		for (k = nin; k > 0; k--)
+			x->outs_at[k] = x->outs_at[k - 1];
+		x->outs_at[0] = 0;
 	}
-	*outs = x->outs_of[i];
-	*n = x->nouts_of[i];
+	*outs = x->outs_all + x->outs_at[i];
+	*n = x->outs_at[i + 1] - x->outs_at[i];
 	return 0;
 }
 
@@ -1492,8 +1684,8 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 	const struct t2m_tensor *a = &x->in->tensors[j->src[0]];
 	const struct t2m_tensor *b = j->nsrc > 1 ?
 	    &x->in->tensors[j->src[1]] : NULL;
-	unsigned char *pa = x->ins[j->src[0]].buf, *pb = b ?
-	    x->ins[j->src[1]].buf : NULL, *tmp = NULL, *res;
+	unsigned char *pa = hold_of(x, j->src[0])->buf, *pb = b ?
+	    hold_of(x, j->src[1])->buf : NULL, *tmp = NULL, *res;
 	uint64_t n, k, H, outer, inner, i, d;
 	double s, norm;
 	int rc = -1, dt = a->dtype, dim;
@@ -1593,7 +1785,7 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 		for (k = 0; k < 3; k++) {
 			const struct t2m_tensor *t = &x->in->tensors[j->src[k]];
 			if (put_all(x, w, j->out[0], t->dtype,
-			    x->ins[j->src[k]].buf, t->nbytes, err) < 0)
+			    hold_of(x, j->src[k])->buf, t->nbytes, err) < 0)
 				goto out;
 		}
 		rc = 0;
@@ -1612,7 +1804,9 @@ t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
     const void *p, size_t n, t2m_error *err)
 {
 	struct xin *in = &x->ins[index];
+	struct xhold *h = hold_of(x, index), *hs;
 	const struct t2m_tensor *t = &x->in->tensors[index];
+	const uint32_t *pass = passes(in);
 	uint64_t at = in->have, from, to, end;
 	struct xjob *j;
 	struct xout *o;
@@ -1620,8 +1814,8 @@ t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
 
 	/* Streamed outputs: the part of these bytes each one takes. */
 	for (k = 0; k < in->npass; k++) {
-		const struct t2m_tensor *ot = &x->out->tensors[in->pass[k]];
-		o = &x->outs[in->pass[k]];
+		const struct t2m_tensor *ot = &x->out->tensors[pass[k]];
+		o = &x->outs[pass[k]];
 		/* Its span of the input: its own size, or as many elements
 		 * of the input's type when it is cast. */
 		end = o->begin + (o->sdtype == ot->dtype ? ot->nbytes :
@@ -1629,34 +1823,36 @@ t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
 		    (t2m_dtype_bits(o->sdtype) / 8));
 		from = at > o->begin ? at : o->begin;
 		to = at + n < end ? at + n : end;
-		if (from < to && put(x, w, in->pass[k], o->sdtype,
+		if (from < to && put(x, w, pass[k], o->sdtype,
 		    (const unsigned char *)p + (from - at), (size_t)(to - from),
 		    err) < 0)
 			return -1;
 	}
-	if (in->njobs) {
-		if (in->buf == NULL && (in->buf = malloc(t->nbytes ?
+	if (h) {
+		if (h->buf == NULL && (h->buf = malloc(t->nbytes ?
 		    t->nbytes : 1)) == NULL)
 			return t2m_fail(err, "out of memory holding tensor "
 			    "'%s' (%llu bytes)", t->name,
 			    (unsigned long long)t->nbytes);
-		memcpy(in->buf + at, p, n);
+		memcpy(h->buf + at, p, n);
 	}
 	in->have += n;
-	if (in->have < t->nbytes || in->njobs == 0)
+	if (in->have < t->nbytes || h == NULL)
 		return 0;
 	/* Complete: run the jobs it was the last part of. */
-	for (k = 0; k < in->njobs; k++) {
-		j = &x->jobs[in->jobs[k]];
+	for (k = 0; k < h->njobs; k++) {
+		j = &x->jobs[h->jobs[k]];
 		if (--j->pending > 0)
 			continue;
 		if (run_job(x, w, j, err) < 0)
 			return -1;
-		for (s = 0; s < (uint32_t)j->nsrc; s++)
-			if (--x->ins[j->src[s]].jobs_left == 0) {
-				free(x->ins[j->src[s]].buf);
-				x->ins[j->src[s]].buf = NULL;
+		for (s = 0; s < (uint32_t)j->nsrc; s++) {
+			hs = hold_of(x, j->src[s]);
+			if (--hs->jobs_left == 0) {
+				free(hs->buf);
+				hs->buf = NULL;
 			}
+		}
 	}
 	return 0;
 }
@@ -1666,14 +1862,16 @@ t2m_xform_identity(const struct t2m_xform *x, uint32_t index)
 {
 	const struct xin *in = &x->ins[index];
 	const struct xout *o;
+	uint32_t out;
 
-	if (in->npass != 1 || in->njobs != 0)
+	if (in->npass != 1 || in->hold != 0)
 		return -1;
-	o = &x->outs[in->pass[0]];
-	if (o->begin != 0 || o->sdtype != x->out->tensors[in->pass[0]].dtype ||
-	    x->out->tensors[in->pass[0]].nbytes != x->in->tensors[index].nbytes)
+	out = in->pass.one;
+	o = &x->outs[out];
+	if (o->begin != 0 || o->sdtype != x->out->tensors[out].dtype ||
+	    x->out->tensors[out].nbytes != x->in->tensors[index].nbytes)
 		return -1;
-	return in->pass[0];
+	return out;
 }
 
 int

@@ -40,13 +40,17 @@ struct t2m_xform_opts {
 	void (*blocker)(void *ctx, const char *kind, const char *where,
 	    const char *msg);
 	void *ctx;
+	/* The plan is only looked at (t2m_xform_outputs), never run: what
+	 * running needs is let go once it is made. */
+	int plan_only;
 };
 
 /*
  * Plan the conversion of the tensors in m: MLX layout or back to
- * PyTorch's.  *out is the output manifest (owned by the plan): renamed
- * and reshaped tensors, module attributes saying what each layer is,
- * where its class came from and which rule applied, and the metadata
+ * PyTorch's.  *out is the output manifest (owned by the plan, and
+ * naming m's strings: m must outlive the plan, as it must anyway):
+ * renamed and reshaped tensors, module attributes saying what each layer
+ * is, where its class came from and which rule applied, and the metadata
  * that makes the conversion idempotent and reversible.
  */
 struct t2m_xform *t2m_xform_plan(const struct t2m_manifest *m,
@@ -82,5 +86,14 @@ int t2m_xform_finish(struct t2m_xform *x, t2m_error *err);
  */
 int t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
     struct t2m_buf *b, t2m_error *err);
+/*
+ * The same, with b handed to out(ctx, ...) and emptied whenever it holds
+ * more than a few pages, and at the end: a large model's report need not
+ * be held whole.  A failing out stops the report.
+ */
+int t2m_analyze_to(const struct t2m_manifest *m,
+    const struct t2m_types *types, struct t2m_buf *b,
+    int (*out)(void *ctx, const void *p, size_t n, t2m_error *err),
+    void *ctx, t2m_error *err);
 
 #endif

@@ -218,3 +218,156 @@ TEST(manifest_strndup)
 	CHECK_STR("", s);
 	t2m_manifest_free(m);
 }
+
+/* Attributes alike share one array, and each copies it before a change;
+ * short values repeated are kept once. */
+TEST(attrs_share_copy_on_write)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	struct t2m_tensor *t;
+	char name[32];
+	t2m_error err;
+	uint32_t i, bad = 0;
+
+	CHECK(t2m_manifest_add_module(m, "blocks.0", &err) != NULL);
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof name, "blocks.0.w%u", i);
+		if ((t = t2m_manifest_add(m, name, T2M_U8, 0, NULL,
+		    &err)) == NULL ||
+		    t2m_attrs_set(m, &t->attrs, "module", "blocks.0",
+		    &err) < 0 ||
+		    t2m_attrs_set(m, &t->attrs, "rule", "identity", &err) < 0) {
+			bad++;
+			continue;
+		}
+		t2m_attrs_share(m, &t->attrs);
+	}
+	CHECK_INT(0, bad);
+	/* The module's path is the attribute's value, not a copy. */
+	CHECK(m->tensors[5].attrs.kv[0].val == m->modules[0].path);
+	CHECK(m->tensors[900].attrs.kv[1].val ==
+	    m->tensors[901].attrs.kv[1].val);
+	CHECK(m->tensors[998].attrs.kv == m->tensors[999].attrs.kv);
+	CHECK(m->tensors[999].attrs.cap < m->tensors[999].attrs.n);
+
+	/* A change to one leaves the others as they were. */
+	CHECK_INT(0, t2m_attrs_set(m, &m->tensors[999].attrs, "rule",
+	    "permute", &err));
+	CHECK_STR("permute", t2m_attrs_get(&m->tensors[999].attrs, "rule"));
+	CHECK_STR("identity", t2m_attrs_get(&m->tensors[998].attrs, "rule"));
+	CHECK_INT(0, t2m_attrs_set(m, &m->tensors[997].attrs, "cast", "F64",
+	    &err));
+	CHECK_INT(3, m->tensors[997].attrs.n);
+	CHECK_INT(2, m->tensors[996].attrs.n);
+	CHECK(t2m_attrs_get(&m->tensors[996].attrs, "cast") == NULL);
+	for (i = 0; i < 997; i++)
+		if (m->tensors[i].attrs.n != 2 || strcmp(t2m_attrs_get(
+		    &m->tensors[i].attrs, "rule"), "identity") != 0 ||
+		    strcmp(t2m_attrs_get(&m->tensors[i].attrs, "module"),
+		    "blocks.0") != 0)
+			bad++;
+	CHECK_INT(0, bad);
+	/* Sharing again is harmless; so is sharing nothing. */
+	t2m_attrs_share(m, &m->tensors[0].attrs);
+	t2m_attrs_share(m, &m->info);
+	CHECK_INT(0, m->info.n);
+	t2m_manifest_free(m);
+}
+
+TEST(attrs_reserve_exact)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	t2m_error err;
+
+	CHECK_INT(0, t2m_attrs_reserve(m, &m->meta, 3, &err));
+	CHECK_INT(3, m->meta.cap);
+	CHECK_INT(0, t2m_attrs_set(m, &m->meta, "a", "1", &err));
+	CHECK_INT(0, t2m_attrs_set(m, &m->meta, "b", "2", &err));
+	CHECK_INT(0, t2m_attrs_set(m, &m->meta, "c", "3", &err));
+	CHECK_INT(3, m->meta.cap);
+	CHECK_INT(0, t2m_attrs_set(m, &m->meta, "d", "4", &err));
+	CHECK_INT(4, m->meta.n);
+	CHECK_STR("3", t2m_attrs_get(&m->meta, "c"));
+	CHECK_STR("4", t2m_attrs_get(&m->meta, "d"));
+	CHECK_INT(-1, t2m_attrs_reserve(m, &m->meta, T2M_MAX_ATTRS, &err));
+	CHECK_INT(4, m->meta.n);
+	t2m_manifest_free(m);
+}
+
+/* Names and shapes kept by reference are the caller's own; a manifest
+ * sized beforehand holds as many as it said without growing. */
+TEST(manifest_add_ref_and_reserve)
+{
+	struct t2m_manifest *src = t2m_manifest_new(), *m;
+	struct t2m_tensor *t;
+	char name[32];
+	t2m_error err;
+	uint32_t i, bad = 0;
+
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof name, "t%u", i);
+		if (t2m_manifest_add(src, name, T2M_F32, 2,
+		    (uint64_t[]){ i + 1, 2 }, &err) == NULL)
+			bad++;
+	}
+	CHECK_INT(0, bad);
+	m = t2m_manifest_new();
+	CHECK_INT(0, t2m_manifest_reserve(m, 300, 0));
+	CHECK_INT(300, m->captensors);
+	for (i = 0; i < 300; i++) {
+		t = &src->tensors[i];
+		if (t2m_manifest_add_ref(m, t->name, T2M_F16, t->ndim,
+		    t->shape, i % 2 ? T2M_REF_NAME : T2M_REF_SHAPE,
+		    &err) == NULL)
+			bad++;
+	}
+	CHECK_INT(0, bad);
+	CHECK_INT(300, m->captensors);
+	CHECK(m->tensors[1].name == src->tensors[1].name);
+	CHECK(m->tensors[2].name != src->tensors[2].name);
+	CHECK(m->tensors[2].shape == src->tensors[2].shape);
+	CHECK(m->tensors[1].shape != src->tensors[1].shape);
+	CHECK_U64(16, m->tensors[3].nbytes);
+	CHECK_INT(123, t2m_manifest_find(m, "t123"));
+	CHECK(t2m_manifest_add_ref(m, "t7", T2M_U8, 0, NULL, T2M_REF_NAME,
+	    &err) == NULL);
+	CHECK_MSG("'t7' appears twice", err.msg);
+	CHECK_INT(-1, t2m_manifest_reserve(m, T2M_MAX_TENSORS + 1, 0));
+	t2m_manifest_free(m);
+	t2m_manifest_free(src);
+}
+
+/* The positional map over an array of keys, through growth. */
+static const char *
+key_at(const void *ctx, uint32_t pos)
+{
+	return ((char *const *)ctx)[pos];
+}
+
+TEST(posmap_grows_and_finds)
+{
+	struct t2m_posmap t;
+	char *keys[5000] = { NULL };
+	uint32_t i, bad = 0;
+
+	t2m_posmap_init(&t, key_at, keys);
+	CHECK_INT(-1, t2m_posmap_get(&t, "none", t2m_hash_str("none")));
+	for (i = 0; i < 5000; i++) {
+		keys[i] = malloc(16);
+		snprintf(keys[i], 16, "key%u", i);
+		if (i == 2500)
+			CHECK_INT(0, t2m_posmap_reserve(&t, 5000));
+		if (t2m_posmap_add(&t, i, t2m_hash_str(keys[i])) < 0)
+			bad++;
+	}
+	CHECK_INT(0, bad);
+	for (i = 0; i < 5000; i++)
+		if (t2m_posmap_get(&t, keys[i], t2m_hash_str(keys[i])) !=
+		    (long)i)
+			bad++;
+	CHECK_INT(0, bad);
+	CHECK_INT(-1, t2m_posmap_get(&t, "key5000", t2m_hash_str("key5000")));
+	t2m_posmap_free(&t);
+	for (i = 0; i < 5000; i++)
+		free(keys[i]);
+}

@@ -736,3 +736,60 @@ TEST(st_layout_tensor_named_metadata)
 	}
 	t2m_manifest_free(m);
 }
+
+/*
+ * The layout without its header (t2m_st_order) agrees with the whole one
+ * on every size and place; a header written and let go takes the hidden
+ * tensors' base64 where the kept one would have it.
+ */
+TEST(st_order_and_write_hidden)
+{
+	struct t2m_manifest *m = new_manifest();
+	struct t2m_st_layout l, o;
+	unsigned char bytes[100000];
+	char *file;
+	t2m_error err;
+	uint32_t i;
+	int fd;
+
+	for (i = 0; i < sizeof bytes; i++)
+		bytes[i] = (unsigned char)(i * 7 + i / 251);
+	add(m, "a\"b\\c\td\x01.weight", T2M_F32, 2, (uint64_t[]){ 3, 12345 });
+	add(m, "\xc3\xa9t\xc3\xa9", T2M_BF16, 0, NULL);
+	add(m, "hidden.big", T2M_U8, 1, (uint64_t[]){ sizeof bytes });
+	add(m, "hidden.small", T2M_I64, 0, NULL);
+	add(m, "z", T2M_F16, 3, (uint64_t[]){ 0, 10, 1000000 });
+	if (t2m_attrs_set(m, &m->tensors[2].attrs, "t2m.hidden", "1",
+	    &err) < 0 || t2m_attrs_set(m, &m->tensors[3].attrs, "t2m.hidden",
+	    "1", &err) < 0 || t2m_attrs_set(m, &m->meta, "note", "x\ny\"z",
+	    &err) < 0)
+		abort();
+	CHECK_INT(0, t2m_st_layout(m, &l, &err));
+	CHECK_INT(0, t2m_st_order(m, &o, &err));
+	CHECK(o.header == NULL);
+	CHECK_U64(l.header_len, o.header_len);
+	CHECK_U64(l.data_len, o.data_len);
+	CHECK_INT(l.ntensors, o.ntensors);
+	for (i = 0; i < m->ntensors; i++) {
+		CHECK_U64(l.offset[i], o.offset[i]);
+		CHECK_U64(l.b64_at[i], o.b64_at[i]);
+	}
+	for (i = 0; i < l.ntensors; i++)
+		CHECK_INT(l.order[i], o.order[i]);
+
+	fd = bytes_fd(l.header, l.header_len);
+	CHECK_INT(0, t2m_st_write_hidden(&o, fd, 2, bytes, sizeof bytes));
+	CHECK_INT(0, t2m_st_write_hidden(&o, fd, 3, bytes, 8));
+	t2m_st_fill_hidden(&l, 2, bytes, sizeof bytes);
+	t2m_st_fill_hidden(&l, 3, bytes, 8);
+	if ((file = malloc(l.header_len)) == NULL)
+		abort();
+	CHECK_INT((long)l.header_len, pread(fd, file, l.header_len, 0));
+	CHECK(memcmp(file, l.header, l.header_len) == 0);
+	CHECK_STR("", read_back(&l));
+	free(file);
+	close(fd);
+	t2m_st_layout_free(&l);
+	t2m_st_layout_free(&o);
+	t2m_manifest_free(m);
+}

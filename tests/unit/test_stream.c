@@ -1674,3 +1674,85 @@ TEST(stream_large_tensor)
 	CHECK_U64(n, got_bytes);
 	t2m_manifest_free(m);
 }
+
+/*
+ * A manifest many times the reader's window and the writer's buffer, with
+ * a string longer than the window, read back in small reads: the same
+ * manifest.  Damaged in the middle it is a checksum mismatch, cut short
+ * a truncated payload, whatever the parser met first.
+ */
+TEST(stream_big_manifest_in_pieces)
+{
+	struct t2m_manifest *m = t2m_manifest_new(), *got;
+	struct t2m_tensor *t;
+	struct t2m_reader *r;
+	struct t2m_writer *w;
+	struct t2m_chunk c;
+	struct bytes b = { 0 }, cut = { 0 };
+	char name[48], mod[48], *big;
+	t2m_error err;
+	uint32_t i;
+	int fd, bad = 0;
+
+	if ((big = malloc(200001)) == NULL)
+		abort();
+	memset(big, 'x', 200000);
+	big[200000] = '\0';
+	big[77777] = 'y';
+	bad |= t2m_attrs_set(m, &m->meta, "big", big, &err);
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof name, "layers.%u.%s", i / 2,
+		    i % 2 ? "bias" : "weight");
+		snprintf(mod, sizeof mod, "layers.%u", i / 2);
+		if (i % 2 == 0 && t2m_manifest_add_module(m, mod, &err) == NULL)
+			abort();
+		if ((t = t2m_manifest_add(m, name, T2M_F32, 1,
+		    (uint64_t[]){ 0 }, &err)) == NULL)
+			abort();
+		bad |= t2m_attrs_set(m, &t->attrs, "module", mod, &err);
+		bad |= t2m_attrs_set(m, &t->attrs, "rule", "identity", &err);
+		t2m_attrs_share(m, &t->attrs);
+	}
+	CHECK_INT(0, bad);
+
+	fd = bytes_fd("", 0);
+	if ((w = t2m_writer_new(fd, "out", 0, &err)) == NULL ||
+	    t2m_writer_begin(w, m, &err) < 0 || t2m_writer_end(w, &err) < 0) {
+		printf("# writer: %s\n", err.msg);
+		unit_failures++;
+		goto out;
+	}
+	t2m_writer_free(w);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		abort();
+	CHECK((r = t2m_reader_new(fd, "in", &err)) != NULL);
+	t2m_reader_input(r)->maxread = 333;
+	if (t2m_reader_begin(r, &got, &err) < 0) {
+		printf("# begin: %s\n", err.msg);
+		unit_failures++;
+	} else {
+		check_manifest(m, got);
+		CHECK_INT(0, t2m_reader_next(r, &c, &err));
+	}
+	t2m_reader_free(r);
+	slurp(fd, &b);
+	close(fd);
+
+	/* 20 bytes of stream header, 32 of record header, then payload. */
+	CHECK(b.len > 52 + 300000);
+	b_add(&cut, b.p, 52 + 250000);
+	CHECK_MSG("truncated payload", read_bytes(&cut, 0));
+	CHECK_MSG("truncated payload", read_bytes(&cut, 1000));
+	b.p[52 + 4] ^= 0x40;		/* the metadata count */
+	CHECK_MSG("manifest checksum mismatch", read_bytes(&b, 0));
+	b.p[52 + 4] ^= 0x40;
+	b.p[52 + 150000] ^= 0x01;
+	CHECK_MSG("manifest checksum mismatch", read_bytes(&b, 777));
+	b.p[52 + 150000] ^= 0x01;
+	CHECK_STR("", read_bytes(&b, 0));
+out:
+	b_free(&b);
+	b_free(&cut);
+	free(big);
+	t2m_manifest_free(m);
+}
