@@ -18,7 +18,7 @@
 static uint32_t
 seq_of(const struct pk_tensor *x)
 {
-	return x->storage->u.storage->seq;
+	return x->storage->seq;
 }
 
 int
@@ -47,11 +47,11 @@ emit_init(struct emitter *e, struct t2m_writer *w, struct th_pickle *t,
 	}
 	/* Counting sort of the items by storage. */
 	for (i = 0; i < nitems; i++)
-		e->first[seq_of(items[i].tensor->u.tensor) + 1]++;
+		e->first[seq_of(items[i].tensor) + 1]++;
 	for (s = 0; s < t->nstorages; s++)
 		e->first[s + 1] += e->first[s];
 	for (i = 0; i < nitems; i++) {
-		s = seq_of(items[i].tensor->u.tensor);
+		s = seq_of(items[i].tensor);
 		e->by_storage[e->first[s] + fill[s]++] = i;
 	}
 	free(fill);
@@ -82,10 +82,12 @@ emit_manifest(struct t2m_manifest *m, struct th_item *items,
 	uint32_t i;
 
 	for (i = 0; i < nitems; i++) {
-		x = items[i].tensor->u.tensor;
+		x = items[i].tensor;
 		if (t2m_manifest_add(m, items[i].name, x->dtype, x->ndim,
-		    x->size, err) == NULL)
+		    th_size(x), err) == NULL)
 			return -1;
+		free(items[i].name);
+		items[i].name = NULL;
 	}
 	return 0;
 }
@@ -124,6 +126,8 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
     const unsigned char *region, uint64_t base, t2m_error *err)
 {
 	uint64_t idx[T2M_MAXDIM] = { 0 }, numel = th_numel(x), k, elem;
+	const uint64_t *size = th_size(x);
+	const int64_t *stride = th_stride(x);
 	unsigned isz = th_itemsize(x);
 	size_t fill = 0;
 	int d;
@@ -131,7 +135,7 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 	for (k = 0; k < numel; k++) {
 		elem = x->offset;
 		for (d = 0; d < x->ndim; d++)
-			elem += idx[d] * (uint64_t)x->stride[d];
+			elem += idx[d] * (uint64_t)stride[d];
 		memcpy(e->out + fill, region + (elem * isz - base), isz);
 		fill += isz;
 		if (fill + isz > e->chunk) {
@@ -141,7 +145,7 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 			fill = 0;
 		}
 		for (d = x->ndim - 1; d >= 0; d--) {
-			if (++idx[d] < x->size[d])
+			if (++idx[d] < size[d])
 				break;
 			idx[d] = 0;
 		}
@@ -219,7 +223,7 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 	if (e->crc && file_crc(e, src->fd, src->at, s->nbytes, crc, err) < 0)
 		return -1;
 	for (u = 0; u < nusers; u++) {
-		x = e->items[users[u]].tensor->u.tensor;
+		x = e->items[users[u]].tensor;
 		if (th_numel(x) == 0)
 			continue;
 		th_span(x, &b, &end);
@@ -246,7 +250,7 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 
 	*crc = 0;
 	for (u = 0; u < nusers; u++) {
-		x = e->items[users[u]].tensor->u.tensor;
+		x = e->items[users[u]].tensor;
 		if (unit && swap_unit(x->dtype) != unit)
 			return t2m_fail(err, "storage '%s' is viewed as two "
 			    "different types", s->key);
@@ -302,7 +306,7 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 			    (size_t)(to - from));
 		}
 		for (u = 0; u < nusers; u++) {
-			x = e->items[users[u]].tensor->u.tensor;
+			x = e->items[users[u]].tensor;
 			if (th_numel(x) == 0 || !th_contiguous(x))
 				continue;
 			th_span(x, &b, &end);
@@ -315,7 +319,7 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 		}
 	}
 	for (u = 0; strided && u < nusers; u++) {
-		x = e->items[users[u]].tensor->u.tensor;
+		x = e->items[users[u]].tensor;
 		if (th_numel(x) > 0 && !th_contiguous(x) &&
 		    gather(e, users[u], x, region, lo, err) < 0)
 			goto out;

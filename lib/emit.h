@@ -45,7 +45,8 @@ uint32_t emit_users(const struct emitter *e, const struct pk_storage *s);
 int emit_storage(struct emitter *e, const struct pk_storage *s,
     struct bytesrc *src, uint32_t *crc, t2m_error *err);
 
-/* Add the manifest entries for items, in order. */
+/* Add the manifest entries for items, in order, freeing each name once
+ * the manifest has its copy. */
 int emit_manifest(struct t2m_manifest *m, struct th_item *items,
     uint32_t nitems, t2m_error *err);
 

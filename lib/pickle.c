@@ -2,6 +2,8 @@
  * pickle.c - the pickle virtual machine of pickle.h: every opcode of
  * protocols 0-5, nothing executed.  See pickle.h for the memory model.
  */
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +35,30 @@ enum {
 };
 
 #define IMMORTAL 0x80		/* flags bit of the static nodes */
+#define PK_FREE 0xff		/* type of a node on the free list */
+#define BLOCK_BYTES ((size_t)256 << 10)	/* nodes allocated at a time */
+#define RELEASE_STEP ((size_t)1 << 20)	/* bytes between consumed hooks */
+
+/*
+ * Under AddressSanitizer a dead node's contents are poisoned, so a use
+ * after free is still caught although the memory stays in the block.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PK_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(PK_ASAN)
+#define PK_ASAN 1
+#endif
+#ifdef PK_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 /* One decoded opcode and its argument. */
 struct op {
@@ -54,11 +80,23 @@ struct idmap {
 	size_t mask, n;
 };
 
+/* Nodes are carved from blocks; a dead one goes on the free list,
+ * linked through its state, with type PK_FREE. */
+struct pk_block {
+	struct pk_block *next;
+	struct pk nodes[];
+};
+
+#define BLOCK_NODES ((BLOCK_BYTES - sizeof(struct pk_block)) / \
+	sizeof(struct pk))
+
 struct pk_vm {
 	struct pk_hooks hooks;
 	struct pk_limits lim;
-	struct pk *all;		/* list of live nodes */
-	uint64_t nodes;
+	struct pk_block *blocks;	/* newest first */
+	uint32_t carved;	/* nodes used of the newest block */
+	struct pk *free;	/* dead nodes to reuse */
+	uint64_t nodes;		/* live ones */
 	struct pk none, yes, no, mark;
 	struct pk **stack;
 	uint32_t sp, cap;
@@ -401,6 +439,23 @@ pk_scan(const unsigned char *p, size_t n, size_t *pos, const char *name,
 
 /* ---- nodes ---- */
 
+void *
+pk_pages(size_t n)
+{
+	void *p;
+
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1,
+	    0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+pk_pages_free(void *p, size_t n)
+{
+	if (p != NULL)
+		munmap(p, n);
+}
+
 struct pk *
 pk_ref(struct pk *o)
 {
@@ -412,6 +467,7 @@ pk_ref(struct pk *o)
 struct pk *
 pk_alloc(struct pk_vm *vm, int type, t2m_error *err)
 {
+	struct pk_block *b;
 	struct pk *o;
 
 	if (vm->nodes >= vm->lim.max_nodes) {
@@ -419,16 +475,24 @@ pk_alloc(struct pk_vm *vm, int type, t2m_error *err)
 		    (unsigned long long)vm->lim.max_nodes);
 		return NULL;
 	}
-	if ((o = calloc(1, sizeof *o)) == NULL) {
-		vfail(vm, err, "out of memory");
-		return NULL;
+	if ((o = vm->free) != NULL) {
+		UNPOISON(&o->u, sizeof o->u);
+		vm->free = o->state;
+	} else {
+		if (vm->blocks == NULL || vm->carved == BLOCK_NODES) {
+			if ((b = pk_pages(BLOCK_BYTES)) == NULL) {
+				vfail(vm, err, "out of memory");
+				return NULL;
+			}
+			b->next = vm->blocks;
+			vm->blocks = b;
+			vm->carved = 0;
+		}
+		o = &vm->blocks->nodes[vm->carved++];
 	}
+	memset(o, 0, sizeof *o);
 	o->type = (uint8_t)type;
 	o->refs = 1;
-	o->next = vm->all;
-	if (vm->all)
-		vm->all->prev = o;
-	vm->all = o;
 	vm->nodes++;
 	return o;
 }
@@ -486,14 +550,11 @@ destroy(struct pk_vm *vm, struct pk *o)
 			vm->hooks.free_payload(vm->hooks.ctx, vm, o);
 		break;
 	}
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		vm->all = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
+	o->type = PK_FREE;
+	o->state = vm->free;
+	vm->free = o;
+	POISON(&o->u, sizeof o->u);
 	vm->nodes--;
-	free(o);
 }
 
 void
@@ -693,7 +754,8 @@ pk_new(const struct pk_hooks *hooks, const struct pk_limits *limits)
 void
 pk_free(struct pk_vm *vm)
 {
-	struct pk *o, *next;
+	struct pk_block *b;
+	uint32_t k, n;
 	size_t j;
 
 	if (vm == NULL)
@@ -707,9 +769,14 @@ pk_free(struct pk_vm *vm)
 				pk_unref(vm, vm->memo.vals[j]);
 	/* Whatever is left is held by cycles. */
 	vm->tearing = 1;
-	for (o = vm->all; o; o = next) {
-		next = o->next;
-		destroy(vm, o);
+	for (b = vm->blocks, n = vm->carved; b; b = b->next, n = BLOCK_NODES)
+		for (k = 0; k < n; k++)
+			if (b->nodes[k].type != PK_FREE)
+				destroy(vm, &b->nodes[k]);
+	while ((b = vm->blocks) != NULL) {
+		vm->blocks = b->next;
+		UNPOISON(b, BLOCK_BYTES);
+		pk_pages_free(b, BLOCK_BYTES);
 	}
 	free(vm->stack);
 	free(vm->marks);
@@ -823,7 +890,7 @@ call(struct pk_vm *vm, struct pk *callable, struct pk *args, int newobj,
 	}
 	o->u.obj.callable = callable;
 	o->u.obj.args = args;
-	o->u.obj.newobj = newobj;
+	o->newobj = (uint8_t)newobj;
 	return o;
 }
 
@@ -1523,7 +1590,7 @@ pk_load(struct pk_vm *vm, const unsigned char *p, size_t n, const char *name,
     t2m_error *err)
 {
 	int memoize = 0, put = 0, rc;
-	size_t pos = 0, len = 0;
+	size_t pos = 0, len = 0, told = 0;
 	struct op op;
 	struct pk *result;
 
@@ -1550,6 +1617,11 @@ pk_load(struct pk_vm *vm, const unsigned char *p, size_t n, const char *name,
 			break;
 		if (step(vm, &op, err) < 0)
 			return NULL;
+		/* What lies before pos has been copied where it is kept. */
+		if (vm->hooks.consumed && pos - told >= RELEASE_STEP) {
+			vm->hooks.consumed(vm->hooks.ctx, p, pos);
+			told = pos;
+		}
 	}
 	if (vm->nmarks != 0) {
 		vfail(vm, err, "STOP with an open MARK");

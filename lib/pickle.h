@@ -11,8 +11,8 @@
  * Memory: a first pass over the opcodes finds which memo entries are ever
  * read back, and only those are kept, so temporaries (argument tuples,
  * storage ids) are freed as soon as they are used.  Nodes are reference
- * counted; every live node is also on a list so cycles, which pickles may
- * build, are freed with the reader.
+ * counted and come from blocks the reader owns (no allocation of their
+ * own), so cycles, which pickles may build, are freed with the reader.
  */
 #ifndef T2M_PICKLE_H
 #define T2M_PICKLE_H
@@ -36,11 +36,11 @@ struct pk_storage;
 struct pk_tensor;
 
 struct pk {
-	struct pk *prev, *next;	/* all live nodes */
 	struct pk *state;	/* BUILD state of a dict, object or tensor */
 	uint32_t refs;
 	uint8_t type;
 	uint8_t flags;		/* traversal marks, free for users */
+	uint8_t newobj;		/* OBJ: made by NEWOBJ, not REDUCE */
 	union {
 		int64_t i;				/* BOOL, INT */
 		double f;				/* FLOAT */
@@ -52,7 +52,6 @@ struct pk {
 			struct pk *callable;	/* GLOBAL (or any node) */
 			struct pk *args;	/* TUPLE, or NULL */
 			struct pk *items;	/* LIST or DICT added later */
-			int newobj;		/* made by NEWOBJ, not REDUCE */
 		} obj;
 		struct pk_storage *storage;
 		struct pk_tensor *tensor;
@@ -73,6 +72,9 @@ struct pk_hooks {
 	    t2m_error *err);
 	/* Free the payload of a STORAGE or TENSOR node that dies. */
 	void (*free_payload)(void *ctx, struct pk_vm *vm, struct pk *o);
+	/* While running: p[0..n) of the pickle will not be read again,
+	 * so its owner may release the memory.  NULL: never told. */
+	void (*consumed)(void *ctx, const unsigned char *p, size_t n);
 };
 
 struct pk_limits {
@@ -105,6 +107,13 @@ void pk_free(struct pk_vm *vm);
  */
 struct pk *pk_load(struct pk_vm *vm, const unsigned char *p, size_t n,
     const char *name, t2m_error *err);
+
+/*
+ * Memory straight from the system, in whole pages, for blocks that are
+ * freed all at once: given back to it when freed, however the heap lies.
+ */
+void *pk_pages(size_t n);
+void pk_pages_free(void *p, size_t n);
 
 /* Node helpers for hooks and traversals. */
 struct pk *pk_alloc(struct pk_vm *vm, int type, t2m_error *err);

@@ -16,6 +16,98 @@
 #define MAX_VISITS (1u << 22)	/* objects one walk may reach */
 #define MAX_LISTING ((size_t)64 << 20)	/* bytes of -l output */
 #define MAX_DEPTH 1000
+#define ARENA_BLOCK ((size_t)256 << 10)
+
+/* Under AddressSanitizer tensors are allocated one by one, so it still
+ * sees a use after free. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(TH_ASAN)
+#define TH_ASAN 1
+#endif
+
+/* ---- memory: arenas and pools ---- */
+
+struct th_arena_block {
+	struct th_arena_block *next;
+	size_t size;		/* bytes mapped, this header included */
+};
+
+/* n bytes, 8-aligned, until the arena is freed. */
+static void *
+arena_alloc(struct th_arena *a, size_t n)
+{
+	struct th_arena_block *b;
+	size_t size;
+	void *p;
+	int big;
+
+	n = (n + 7) & ~(size_t)7;
+	if (n > a->left) {
+		big = n > ARENA_BLOCK / 4;
+		size = big ? n : ARENA_BLOCK - sizeof *b;
+		if (size > SIZE_MAX - sizeof *b ||
+		    (b = pk_pages(sizeof *b + size)) == NULL)
+			return NULL;
+		b->size = sizeof *b + size;
+		if (big && a->head != NULL) {
+			/* A block of its own, behind the current one. */
+			b->next = a->head->next;
+			a->head->next = b;
+			return b + 1;
+		}
+		b->next = a->head;
+		a->head = b;
+		a->at = (unsigned char *)(b + 1);
+		a->left = size;
+	}
+	p = a->at;
+	a->at += n;
+	a->left -= n;
+	return p;
+}
+
+static void
+arena_free(struct th_arena *a)
+{
+	struct th_arena_block *b;
+
+	while ((b = a->head) != NULL) {
+		a->head = b->next;
+		pk_pages_free(b, b->size);
+	}
+	a->at = NULL;
+	a->left = 0;
+}
+
+static void *
+pool_get(struct th_pool *p)
+{
+	void *o;
+
+#ifdef TH_ASAN
+	return malloc(p->size);
+#endif
+	if ((o = p->free) != NULL) {
+		memcpy(&p->free, o, sizeof p->free);
+		return o;
+	}
+	return arena_alloc(&p->mem, p->size);
+}
+
+static void
+pool_put(struct th_pool *p, void *o)
+{
+#ifdef TH_ASAN
+	free(o);
+	return;
+#endif
+	memcpy(o, &p->free, sizeof p->free);
+	p->free = o;
+}
 
 /* ---- names of types ---- */
 
@@ -79,6 +171,12 @@ dtype_of_global(const struct pk *g, const char **name)
 	return 0;
 }
 
+uint64_t
+th_storage_numel(const struct pk_storage *s)
+{
+	return s->nbytes / (t2m_dtype_bits(s->dtype) / 8);
+}
+
 unsigned
 th_itemsize(const struct pk_tensor *x)
 {
@@ -92,22 +190,30 @@ th_numel(const struct pk_tensor *x)
 	int d;
 
 	for (d = 0; d < x->ndim; d++)
-		n *= x->size[d];
+		n *= th_size(x)[d];
 	return n;
+}
+
+/* Whether elements of these sizes and strides lie in C order without
+ * gaps. */
+static int
+c_order(int ndim, const uint64_t *size, const int64_t *stride)
+{
+	int64_t want = 1;
+	int d;
+
+	for (d = ndim - 1; d >= 0; d--) {
+		if (size[d] != 1 && stride[d] != want)
+			return size[d] == 0;
+		want *= (int64_t)size[d];
+	}
+	return 1;
 }
 
 int
 th_contiguous(const struct pk_tensor *x)
 {
-	int64_t want = 1;
-	int d;
-
-	for (d = x->ndim - 1; d >= 0; d--) {
-		if (x->size[d] != 1 && x->stride[d] != want)
-			return x->size[d] == 0;
-		want *= (int64_t)x->size[d];
-	}
-	return 1;
+	return !(x->bits & TX_STRIDES);
 }
 
 void
@@ -116,8 +222,12 @@ th_span(const struct pk_tensor *x, uint64_t *begin, uint64_t *end)
 	uint64_t last = x->offset;
 	int d;
 
-	for (d = 0; d < x->ndim; d++)
-		last += (x->size[d] - 1) * (uint64_t)x->stride[d];
+	if (!(x->bits & TX_STRIDES))
+		last += th_numel(x) - 1;
+	else
+		for (d = 0; d < x->ndim; d++)
+			last += (th_size(x)[d] - 1) *
+			    (uint64_t)th_stride(x)[d];
 	*begin = x->offset * th_itemsize(x);
 	*end = (last + 1) * th_itemsize(x);
 }
@@ -158,23 +268,46 @@ arg(const struct pk *args, uint32_t k)
 
 /* ---- persistent ids: storages ---- */
 
+/* A legacy storage view: elements [root_offset, ...) of its root. */
+struct th_view {
+	struct pk_storage s;
+	struct pk_storage *root;
+	uint64_t root_offset;
+};
+
+const char *
+th_quantized(const struct pk_storage *s)
+{
+	return s->quantized ? storage_types[s->quantized - 1].quantized :
+	    NULL;
+}
+
 static void
 free_payload(void *ctx, struct pk_vm *vm, struct pk *o)
 {
-	(void)ctx;
-	if (o->type == PK_STORAGE) {
-		pk_unref(vm, o->u.storage->root);
+	struct th_pickle *t = ctx;
+
+	(void)vm;
+	if (o->type == PK_TENSOR) {
+		th_tensor_drop(t, o->u.tensor);
+	} else if (o->u.storage->view) {
 		free(o->u.storage->key);
-		free(o->u.storage);
-	} else {
-		pk_unref(vm, o->u.tensor->storage);
-		free(o->u.tensor);
+		free((struct th_view *)o->u.storage);
 	}
 }
 
+static void
+consumed(void *ctx, const unsigned char *p, size_t n)
+{
+	struct th_pickle *t = ctx;
+
+	if (t->consumed)
+		t->consumed(t->consumed_ctx, p, n);
+}
+
+/* *quantized: 0, or 1 + the storage_types entry of a quantized type. */
 static int
-storage_class(const struct pk *cls, int *dtype, int *untyped,
-    const char **quantized)
+storage_class(const struct pk *cls, int *dtype, int *untyped, int *quantized)
 {
 	const char *n;
 	size_t k, len;
@@ -193,7 +326,8 @@ storage_class(const struct pk *cls, int *dtype, int *untyped,
 		if (strlen(storage_types[k].name) == len - 7 &&
 		    strncmp(storage_types[k].name, n, len - 7) == 0) {
 			*dtype = storage_types[k].dtype;
-			*quantized = storage_types[k].quantized;
+			*quantized = storage_types[k].quantized ? (int)k + 1 :
+			    0;
 			*untyped = strcmp(n, "UntypedStorage") == 0;
 			return 0;
 		}
@@ -203,8 +337,7 @@ storage_class(const struct pk *cls, int *dtype, int *untyped,
 int
 th_storage_dtype(const struct pk *cls)
 {
-	const char *quantized;
-	int dtype, untyped;
+	int dtype, untyped, quantized;
 
 	if (storage_class(cls, &dtype, &untyped, &quantized) < 0 || quantized ||
 	    untyped)
@@ -212,20 +345,51 @@ th_storage_dtype(const struct pk *cls)
 	return dtype;
 }
 
-static struct pk *
-find_storage(struct th_pickle *t, const char *key)
+/* The slot of the key index holding key, or the empty one it would go
+ * in. */
+static uint32_t *
+key_slot(const struct th_pickle *t, const char *key)
 {
-	long k = t2m_strmap_get(&t->bykey, key);
+	size_t j = t2m_hash_str(key) & t->keymask;
 
-	return k < 0 ? NULL : t->storages[k];
+	while (t->bykey[j] != 0 &&
+	    strcmp(th_storage_at(t, t->bykey[j] - 1)->key, key) != 0)
+		j = (j + 1) & t->keymask;
+	return &t->bykey[j];
+}
+
+/* Room in the key index for one more storage. */
+static int
+key_grow(struct th_pickle *t)
+{
+	uint32_t *old = t->bykey, k, *slot;
+	size_t size;
+
+	if (old != NULL && ((size_t)t->nstorages + 1) * 2 <= t->keymask + 1)
+		return 0;
+	size = old ? (t->keymask + 1) * 2 : 64;
+	if ((t->bykey = calloc(size, sizeof *t->bykey)) == NULL) {
+		t->bykey = old;
+		return -1;
+	}
+	t->keymask = (uint32_t)(size - 1);
+	for (k = 0; k < t->nstorages; k++) {
+		slot = key_slot(t, th_storage_at(t, k)->key);
+		*slot = k + 1;
+	}
+	free(old);
+	return 0;
 }
 
 struct pk_storage *
-th_find_storage(struct th_pickle *t, const char *key)
+th_find_storage(const struct th_pickle *t, const char *key)
 {
-	struct pk *o = find_storage(t, key);
+	uint32_t *slot;
 
-	return o ? o->u.storage : NULL;
+	if (t->bykey == NULL)
+		return NULL;
+	slot = key_slot(t, key);
+	return *slot ? th_storage_at(t, *slot - 1) : NULL;
 }
 
 struct pk *
@@ -236,59 +400,56 @@ th_find_preset(struct th_pickle *t, const char *key)
 	return k < 0 ? NULL : t->preset[k].node;
 }
 
-/* The storage called key: a new node, or the one already made. */
+/* A node for the storage called key, made now or met before. */
 static struct pk *
 storage_node(struct th_pickle *t, struct pk_vm *vm, const char *kstr,
-    int dtype, int untyped, const char *quantized, uint64_t numel,
+    int dtype, int untyped, int quantized, uint64_t numel,
     t2m_error *err)
 {
-	struct pk *o, *old, **ns;
-	struct pk_storage *s;
-	uint32_t cap;
+	struct pk_storage *s, **nc;
+	struct pk *o;
+	uint32_t c;
+	size_t klen;
 
-	if ((old = find_storage(t, kstr)) != NULL) {
-		s = old->u.storage;
-		if (s->dtype != dtype || s->numel != numel)
+	if ((s = th_find_storage(t, kstr)) != NULL) {
+		if (s->dtype != dtype || th_storage_numel(s) != numel)
 			return hfail(vm, err, "storage '%s' is referenced as "
 			    "two different types or sizes", kstr);
-		return pk_ref(old);
+	} else {
+		if (numel > (UINT64_MAX >> 1) / (t2m_dtype_bits(dtype) / 8))
+			return hfail(vm, err, "storage '%s': %" PRIu64
+			    " elements is too many", kstr, numel);
+		if (t->nstorages >= T2M_MAX_TENSORS)
+			return hfail(vm, err, "too many storages");
+		if (t->nstorages % TH_STORAGE_CHUNK == 0) {
+			c = t->nstorages / TH_STORAGE_CHUNK;
+			if ((nc = realloc(t->chunk, (c + 1) * sizeof *nc)) ==
+			    NULL)
+				return hfail(vm, err, "out of memory");
+			t->chunk = nc;
+			t->chunk[c] = arena_alloc(&t->mem,
+			    TH_STORAGE_CHUNK * sizeof *t->chunk[c]);
+			if (t->chunk[c] == NULL)
+				return hfail(vm, err, "out of memory");
+		}
+		klen = strlen(kstr);
+		s = th_storage_at(t, t->nstorages);
+		if (key_grow(t) < 0 ||
+		    (s->key = arena_alloc(&t->mem, klen + 1)) == NULL)
+			return hfail(vm, err, "out of memory");
+		memcpy(s->key, kstr, klen + 1);
+		s->nbytes = numel * (t2m_dtype_bits(dtype) / 8);
+		s->seq = t->nstorages;
+		s->quantized = (uint8_t)quantized;
+		s->dtype = (uint8_t)dtype;
+		s->untyped = (uint8_t)untyped;
+		s->view = 0;
+		*key_slot(t, s->key) = t->nstorages + 1;
+		t->nstorages++;
 	}
 	if ((o = pk_alloc(vm, PK_STORAGE, err)) == NULL)
 		return NULL;
-	if ((s = calloc(1, sizeof *s)) == NULL ||
-	    (s->key = strdup(kstr)) == NULL) {
-		free(s);
-		o->type = PK_NONE;
-		pk_unref(vm, o);
-		return hfail(vm, err, "out of memory");
-	}
 	o->u.storage = s;
-	s->dtype = dtype;
-	s->untyped = untyped;
-	s->quantized = quantized;
-	s->numel = numel;
-	if (numel > (UINT64_MAX >> 1) / (t2m_dtype_bits(dtype) / 8)) {
-		pk_unref(vm, o);
-		return hfail(vm, err, "storage '%s': %" PRIu64 " elements is "
-		    "too many", kstr, numel);
-	}
-	s->nbytes = s->numel * (t2m_dtype_bits(dtype) / 8);
-	s->seq = t->nstorages;
-	if (t->nstorages == t->capstorages) {
-		cap = t->capstorages ? t->capstorages * 2 : 64;
-		if (cap > T2M_MAX_TENSORS ||
-		    (ns = realloc(t->storages, cap * sizeof *ns)) == NULL) {
-			pk_unref(vm, o);
-			return hfail(vm, err, "too many storages");
-		}
-		t->storages = ns;
-		t->capstorages = cap;
-	}
-	if (t2m_strmap_put(&t->bykey, s->key, t->nstorages) < 0) {
-		pk_unref(vm, o);
-		return hfail(vm, err, "out of memory");
-	}
-	t->storages[t->nstorages++] = pk_ref(o);
 	return o;
 }
 
@@ -297,8 +458,7 @@ persid(void *ctx, struct pk_vm *vm, struct pk *pid, t2m_error *err)
 {
 	struct th_pickle *t = ctx;
 	struct pk *tag, *cls, *key, *view, *o;
-	const char *quantized;
-	int dtype, untyped;
+	int dtype, untyped, quantized;
 	int64_t numel;
 	char keybuf[32];
 	const char *kstr;
@@ -363,13 +523,14 @@ persid(void *ctx, struct pk_vm *vm, struct pk *pid, t2m_error *err)
 		    vkey == NULL || vkey->type != PK_STR ||
 		    int_arg(arg(view, 1), &off) < 0 ||
 		    int_arg(arg(view, 2), &vsize) < 0 || off < 0 || vsize < 0 ||
-		    (uint64_t)off > o->u.storage->numel ||
-		    (uint64_t)vsize > o->u.storage->numel - (uint64_t)off) {
+		    (uint64_t)off > th_storage_numel(o->u.storage) ||
+		    (uint64_t)vsize > th_storage_numel(o->u.storage) -
+		    (uint64_t)off) {
 			pk_unref(vm, o);
 			return hfail(vm, err, "bad storage view of '%s'", kstr);
 		}
-		vo = th_storage_view(t, vkey->u.str.s, o, (uint64_t)off,
-		    (uint64_t)vsize, err);
+		vo = th_storage_view(t, vkey->u.str.s, o->u.storage,
+		    (uint64_t)off, (uint64_t)vsize, err);
 		pk_unref(vm, o);
 		return vo;
 	}
@@ -399,59 +560,97 @@ shape_arg(struct pk *o, uint64_t *v, int64_t *sv, int *n)
 	return 0;
 }
 
-/* A tensor node with room for ndim sizes and strides after it. */
-static struct pk *
-new_tensor(struct pk_vm *vm, int kind, int ndim, t2m_error *err)
+/* The pool for tensors of ndim dimensions, strided or not, or -1. */
+static int
+pool_of(const struct th_pickle *t, int ndim, int strided)
 {
+	int k = 2 * ndim + (strided != 0);
+
+	return k < (int)(sizeof t->tensors / sizeof t->tensors[0]) ? k : -1;
+}
+
+/* A tensor node with room for ndim sizes (and strides, if strided)
+ * after it; what names its type when that is not a dense one t2m
+ * knows. */
+static struct pk *
+new_tensor(struct th_pickle *t, struct pk_vm *vm, int kind, int ndim,
+    int strided, const char *what, t2m_error *err)
+{
+	size_t words = (size_t)ndim * (strided ? 2 : 1);
 	struct pk_tensor *x;
 	struct pk *o;
+	int k = pool_of(t, ndim, strided);
 
-	if ((o = pk_alloc(vm, PK_TENSOR, err)) == NULL)
-		return NULL;
-	if ((x = calloc(1, sizeof *x + (size_t)ndim * (sizeof *x->size +
-	    sizeof *x->stride))) == NULL) {
-		o->type = PK_NONE;
-		pk_unref(vm, o);
+	/* torch's names are short; 47 bytes were always enough */
+	if (what)
+		x = malloc(sizeof *x + words * sizeof x->dim[0] + 48);
+	else if (k >= 0)
+		x = pool_get(&t->tensors[k]);
+	else
+		x = malloc(sizeof *x + words * sizeof x->dim[0]);
+	if (x == NULL)
 		return hfail(vm, err, "out of memory");
+	memset(x, 0, sizeof *x);
+	x->holds = 1;
+	x->kind = (uint8_t)kind;
+	x->ndim = (uint8_t)ndim;
+	x->bits = strided ? TX_STRIDES : 0;
+	if (what) {
+		x->bits |= TX_NAMED;
+		snprintf((char *)(x->dim + words), 48, "%s", what);
 	}
-	x->size = (uint64_t *)(x + 1);
-	x->stride = (int64_t *)(x->size + ndim);
-	x->kind = kind;
+	if ((o = pk_alloc(vm, PK_TENSOR, err)) == NULL) {
+		th_tensor_drop(t, x);
+		return NULL;
+	}
 	o->u.tensor = x;
 	return o;
 }
 
+void
+th_tensor_drop(struct th_pickle *t, struct pk_tensor *x)
+{
+	int k;
+
+	if (x == NULL || --x->holds > 0)
+		return;
+	k = pool_of(t, x->ndim, x->bits & TX_STRIDES);
+	if (!(x->bits & TX_NAMED) && k >= 0)
+		pool_put(&t->tensors[k], x);
+	else
+		free(x);
+}
+
 /*
- * A dense tensor viewing storage st, its last element checked to lie in
+ * A dense tensor viewing storage s, its last element checked to lie in
  * the storage with overflow-safe arithmetic.  Legacy storage views are
  * resolved to their root.
  */
 static struct pk *
-tensor_node(struct pk_vm *vm, struct pk *st, int dtype, int kind,
-    const char *dname, uint64_t offset, int ndim, const uint64_t *size,
-    const int64_t *stride, const char *fn, t2m_error *err)
+tensor_node(struct th_pickle *t, struct pk_vm *vm, struct pk_storage *s,
+    int dtype, int kind, const char *dname, uint64_t offset, int ndim,
+    const uint64_t *size, const int64_t *stride, const char *fn,
+    t2m_error *err)
 {
-	struct pk_storage *s = st->u.storage;
 	struct pk_tensor *x;
 	uint64_t last, isz, numel = 1, avail, step;
 	struct pk *o;
-	int d;
+	int d, strided;
 
-	if ((o = new_tensor(vm, kind, ndim, err)) == NULL)
+	for (d = 0; d < ndim; d++)
+		if (stride[d] < 0)
+			return hfail(vm, err, "%s: negative stride", fn);
+	strided = !c_order(ndim, size, stride);
+	if ((o = new_tensor(t, vm, kind, ndim, strided,
+	    kind != TK_DENSE || dtype == 0 ? dname : NULL, err)) == NULL)
 		return NULL;
 	x = o->u.tensor;
-	x->dtype = dtype;
-	if (dname)
-		snprintf(x->what, sizeof x->what, "%s", dname);
-	x->ndim = ndim;
+	x->dtype = (uint8_t)dtype;
 	x->offset = offset;
 	for (d = 0; d < ndim; d++) {
-		if (stride[d] < 0) {
-			pk_unref(vm, o);
-			return hfail(vm, err, "%s: negative stride", fn);
-		}
-		x->size[d] = size[d];
-		x->stride[d] = stride[d];
+		x->dim[d] = size[d];
+		if (strided)
+			x->dim[ndim + d] = (uint64_t)stride[d];
 	}
 	isz = dtype ? t2m_dtype_bits(dtype) / 8 : 1;
 	for (d = 0; d < ndim; d++) {
@@ -484,19 +683,18 @@ tensor_node(struct pk_vm *vm, struct pk *st, int dtype, int kind,
 		}
 	}
 	/* Checked against the view; now address its root directly. */
-	while (s->root) {
-		x->offset += s->root_offset;
-		st = s->root;
-		s = st->u.storage;
+	while (s->view) {
+		x->offset += ((struct th_view *)s)->root_offset;
+		s = ((struct th_view *)s)->root;
 	}
-	x->storage = pk_ref(st);
+	x->storage = s;
 	return o;
 }
 
 /* _rebuild_tensor{,_v2,_v3}(storage, offset, size, stride, ...). */
 static struct pk *
-rebuild(struct pk_vm *vm, const char *fn, struct pk *args, int v3,
-    t2m_error *err)
+rebuild(struct th_pickle *t, struct pk_vm *vm, const char *fn,
+    struct pk *args, int v3, t2m_error *err)
 {
 	struct pk *st = arg(args, 0);
 	struct pk_storage *s;
@@ -528,24 +726,20 @@ rebuild(struct pk_vm *vm, const char *fn, struct pk *args, int v3,
 			return hfail(vm, err, "%s: an untyped storage needs "
 			    "_rebuild_tensor_v3", fn);
 		dtype = s->dtype;
-		if (s->quantized)
+		if (th_quantized(s))
 			kind = TK_QUANTIZED;
 	}
-	return tensor_node(vm, st, dtype, kind, dname, (uint64_t)off, nsize,
+	return tensor_node(t, vm, s, dtype, kind, dname, (uint64_t)off, nsize,
 	    size, stride, fn, err);
 }
 
 /* Tensors t2m cannot convert still become tensors, so names can be given
  * in the error (or the warning when skipping). */
 static struct pk *
-unsupported(struct pk_vm *vm, int kind, const char *what, t2m_error *err)
+unsupported(struct th_pickle *t, struct pk_vm *vm, int kind, const char *what,
+    t2m_error *err)
 {
-	struct pk *o = new_tensor(vm, kind, 0, err);
-
-	if (o)
-		snprintf(o->u.tensor->what, sizeof o->u.tensor->what, "%s",
-		    what);
-	return o;
+	return new_tensor(t, vm, kind, 0, 0, what, err);
 }
 
 /* torch's name for what a _rebuild_* call makes, from its arguments. */
@@ -557,7 +751,7 @@ rebuilt_type(const char *fn, struct pk *args, char *buf, size_t cap)
 
 	if (strcmp(fn, "_rebuild_qtensor") == 0)
 		return a0 && a0->type == PK_STORAGE &&
-		    a0->u.storage->quantized ? a0->u.storage->quantized :
+		    th_quantized(a0->u.storage) ? th_quantized(a0->u.storage) :
 		    "quantized";
 	if (strncmp(fn, "_rebuild_sparse", 15) == 0) {
 		/* the layout: _get_layout('torch.sparse_coo'), kept inert */
@@ -683,11 +877,11 @@ call_known(struct th_pickle *t, struct pk_vm *vm, struct pk *fn,
 		return o;
 	} else if (global_in(fn, "torch._utils")) {
 		if (strcmp(name, "_rebuild_tensor") == 0)
-			return rebuild(vm, name, args, 0, err);
+			return rebuild(t, vm, name, args, 0, err);
 		if (strcmp(name, "_rebuild_tensor_v2") == 0)
-			return rebuild(vm, name, args, 0, err);
+			return rebuild(t, vm, name, args, 0, err);
 		if (strcmp(name, "_rebuild_tensor_v3") == 0)
-			return rebuild(vm, name, args, 1, err);
+			return rebuild(t, vm, name, args, 1, err);
 		if (strcmp(name, "_rebuild_parameter") == 0 ||
 		    strcmp(name, "_rebuild_parameter_with_state") == 0 ||
 		    strcmp(name, "_rebuild_device_tensor_from_cpu_tensor") ==
@@ -698,18 +892,18 @@ call_known(struct th_pickle *t, struct pk_vm *vm, struct pk *fn,
 			    a0 ? pk_a_type(a0) : "missing value");
 		}
 		if (strcmp(name, "_rebuild_qtensor") == 0)
-			return unsupported(vm, TK_QUANTIZED, rebuilt_type(name,
-			    args, tb, sizeof tb), err);
+			return unsupported(t, vm, TK_QUANTIZED,
+			    rebuilt_type(name, args, tb, sizeof tb), err);
 		if (strncmp(name, "_rebuild_sparse", 15) == 0)
-			return unsupported(vm, TK_SPARSE, rebuilt_type(name,
+			return unsupported(t, vm, TK_SPARSE, rebuilt_type(name,
 			    args, tb, sizeof tb), err);
 		if (strcmp(name, "_rebuild_meta_tensor_no_storage") == 0)
-			return unsupported(vm, TK_META, rebuilt_type(name,
+			return unsupported(t, vm, TK_META, rebuilt_type(name,
 			    args, tb, sizeof tb), err);
 		if (strcmp(name, "_rebuild_nested_tensor") == 0)
-			return unsupported(vm, TK_NESTED, "nested", err);
+			return unsupported(t, vm, TK_NESTED, "nested", err);
 		if (strncmp(name, "_rebuild_", 9) == 0)
-			return unsupported(vm, TK_OTHER, name, err);
+			return unsupported(t, vm, TK_OTHER, name, err);
 	} else if (pk_is_global(fn, "torch._tensor", "_rebuild_from_type_v2")) {
 		/* (func, new_type, args, state): the tensor is func(*args). */
 		struct pk *f = a0, *fa = arg(args, 2);
@@ -733,7 +927,7 @@ call_known(struct th_pickle *t, struct pk_vm *vm, struct pk *fn,
 		if (a0 && a0->type == PK_TENSOR)
 			return pk_ref(a0);
 		if (n == 0)
-			return unsupported(vm, TK_OTHER, "empty Parameter",
+			return unsupported(t, vm, TK_OTHER, "empty Parameter",
 			    err);
 	} else if (pk_is_global(fn, "torch", "Size") && a0 &&
 	    a0->type == PK_TUPLE) {
@@ -747,7 +941,7 @@ call_known(struct th_pickle *t, struct pk_vm *vm, struct pk *fn,
 		if ((o = pk_alloc(vm, PK_OBJ, err)) == NULL)
 			return NULL;
 		o->u.obj.callable = pk_ref(a0);
-		o->u.obj.newobj = 1;
+		o->newobj = 1;
 		return o;
 	}
 	*handled = 0;
@@ -765,10 +959,15 @@ call_hook(void *ctx, struct pk_vm *vm, struct pk *fn, struct pk *args,
 int
 th_init(struct th_pickle *t, int mode, t2m_error *err)
 {
-	struct pk_hooks hooks = { t, call_hook, persid, free_payload };
+	struct pk_hooks hooks = { t, call_hook, persid, free_payload,
+	    consumed };
+	size_t k;
 
 	memset(t, 0, sizeof *t);
 	t->mode = mode;
+	for (k = 0; k < sizeof t->tensors / sizeof t->tensors[0]; k++)
+		t->tensors[k].size = sizeof(struct pk_tensor) +
+		    k / 2 * (k % 2 ? 2 : 1) * sizeof(uint64_t);
 	snprintf(t->name, sizeof t->name, "pickle");
 	if ((t->vm = pk_new(&hooks, NULL)) == NULL)
 		return t2m_fail(err, "out of memory");
@@ -791,46 +990,45 @@ struct pk *
 th_storage(struct th_pickle *t, const char *key, int dtype, uint64_t numel,
     t2m_error *err)
 {
-	return storage_node(t, t->vm, key, dtype, 0, NULL, numel, err);
+	return storage_node(t, t->vm, key, dtype, 0, 0, numel, err);
 }
 
 struct pk *
-th_storage_view(struct th_pickle *t, const char *key, struct pk *root,
+th_storage_view(struct th_pickle *t, const char *key, struct pk_storage *r,
     uint64_t offset, uint64_t numel, t2m_error *err)
 {
-	struct pk_storage *s, *r = root->u.storage;
+	struct th_view *v;
 	struct pk *o;
 
-	if (offset > r->numel || numel > r->numel - offset)
+	if (offset > th_storage_numel(r) ||
+	    numel > th_storage_numel(r) - offset)
 		return hfail(t->vm, err, "storage view '%s' runs past its root "
 		    "'%s'", key, r->key);
-	if ((o = pk_alloc(t->vm, PK_STORAGE, err)) == NULL)
-		return NULL;
-	if ((s = malloc(sizeof *s)) != NULL) {
-		*s = *r;
-		s->key = strdup(key);
-	}
-	if (s == NULL || s->key == NULL) {
-		free(s);
-		o->type = PK_NONE;
-		pk_unref(t->vm, o);
+	if ((v = malloc(sizeof *v)) == NULL)
+		return hfail(t->vm, err, "out of memory");
+	v->s = *r;
+	if ((v->s.key = strdup(key)) == NULL) {
+		free(v);
 		return hfail(t->vm, err, "out of memory");
 	}
-	o->u.storage = s;
-	s->numel = numel;
-	s->nbytes = numel * (t2m_dtype_bits(s->dtype) / 8);
-	s->root = pk_ref(root);
-	s->root_offset = offset;
+	v->s.nbytes = numel * (t2m_dtype_bits(r->dtype) / 8);
+	v->s.view = 1;
+	v->root = r;
+	v->root_offset = offset;
+	if ((o = pk_alloc(t->vm, PK_STORAGE, err)) == NULL) {
+		free(v->s.key);
+		free(v);
+		return NULL;
+	}
+	o->u.storage = &v->s;
 	return o;
 }
 
 struct pk *
-th_tensor(struct th_pickle *t, struct pk *st, uint64_t offset, int ndim,
-    const uint64_t *size, const int64_t *stride, t2m_error *err)
+th_tensor(struct th_pickle *t, struct pk_storage *s, uint64_t offset,
+    int ndim, const uint64_t *size, const int64_t *stride, t2m_error *err)
 {
-	struct pk_storage *s = st->u.storage;
-
-	return tensor_node(t->vm, st, s->dtype, TK_DENSE, NULL, offset, ndim,
+	return tensor_node(t, t->vm, s, s->dtype, TK_DENSE, NULL, offset, ndim,
 	    size, stride, "tensor", err);
 }
 
@@ -861,24 +1059,36 @@ th_preset_add(struct th_pickle *t, const char *key, struct pk *tensor,
 }
 
 void
-th_free(struct th_pickle *t)
+th_release(struct th_pickle *t)
 {
 	uint32_t k;
 
-	if (t->vm) {
-		pk_unref(t->vm, t->root);
-		for (k = 0; k < t->nstorages; k++)
-			pk_unref(t->vm, t->storages[k]);
-		for (k = 0; k < t->npreset; k++)
-			pk_unref(t->vm, t->preset[k].node);
-		pk_free(t->vm);
-	}
+	if (t->vm == NULL)
+		return;
+	/* pk_free takes the tree down without following it, which would
+	 * need a list of all it holds. */
+	t->root = NULL;
 	for (k = 0; k < t->npreset; k++)
 		free(t->preset[k].key);
 	free(t->preset);
-	free(t->storages);
-	t2m_strmap_free(&t->bykey);
+	t->preset = NULL;
+	t->npreset = t->cappreset = 0;
 	t2m_strmap_free(&t->presets);
+	pk_free(t->vm);
+	t->vm = NULL;
+}
+
+void
+th_free(struct th_pickle *t)
+{
+	size_t k;
+
+	th_release(t);
+	for (k = 0; k < sizeof t->tensors / sizeof t->tensors[0]; k++)
+		arena_free(&t->tensors[k].mem);
+	arena_free(&t->mem);
+	free(t->chunk);
+	free(t->bykey);
 	memset(t, 0, sizeof *t);
 }
 
@@ -896,6 +1106,7 @@ struct walker {
 	uint64_t visits;
 	int depth;
 	t2m_error *err;
+	int sole;		/* consuming, and nothing shares the path */
 };
 
 static int walk(struct walker *w, struct pk *o, const char *name);
@@ -1139,11 +1350,11 @@ emit(struct walker *w, struct pk *o, const char *name)
 			skip(w, x->kind == TK_QUANTIZED ? "quantized" :
 			    x->kind == TK_SPARSE ? "sparse" : x->kind == TK_META ?
 			    "meta" : "unsupported-tensor", name, "skipping "
-			    "tensor '%s', %s (%s)", name, kind, x->what);
+			    "tensor '%s', %s (%s)", name, kind, th_what(x));
 			return 0;
 		}
 		return t2m_fail(w->err, "tensor '%s' is %s (%s), which t2m "
-		    "cannot convert (-s skips it)", name, kind, x->what);
+		    "cannot convert (-s skips it)", name, kind, th_what(x));
 	}
 	if (!t2m_utf8_valid(name, strlen(name))) {
 		/* Show it with its bad bytes escaped. */
@@ -1169,7 +1380,8 @@ emit(struct walker *w, struct pk *o, const char *name)
 	}
 	if ((w->items[w->n].name = strdup(name)) == NULL)
 		return t2m_fail(w->err, "out of memory");
-	w->items[w->n++].tensor = pk_ref(o);
+	w->items[w->n++].tensor = x;
+	x->holds++;
 	return 0;
 }
 
@@ -1322,11 +1534,11 @@ list_leaf(struct walker *w, const char *name, const struct pk *o)
 			    t2m_dtype_name(o->u.tensor->dtype));
 			for (d = 0; d < o->u.tensor->ndim; d++)
 				t2m_buf_printf(b, d ? ", %" PRIu64 : "%" PRIu64,
-				    o->u.tensor->size[d]);
+				    th_size(o->u.tensor)[d]);
 			t2m_buf_str(b, "]");
 		} else {
 			t2m_buf_printf(b, "tensor (%s, not convertible)",
-			    o->u.tensor->what[0] ? o->u.tensor->what :
+			    *th_what(o->u.tensor) ? th_what(o->u.tensor) :
 			    "unsupported");
 		}
 		break;
@@ -1391,6 +1603,7 @@ probe_object(struct walker *w, struct pk *o, const char *name)
 			continue;
 		probe = *w;
 		probe.o = NULL;
+		probe.sole = 0;
 		probe.skipped = NULL;
 		probe.items = NULL;
 		probe.n = probe.cap = 0;
@@ -1404,8 +1617,8 @@ probe_object(struct walker *w, struct pk *o, const char *name)
 		skip(w, "unknown-class", *name ? name : "(top)",
 		    "skipping %u tensor%s inside '%s', %s %s%s", found,
 		    found == 1 ? "" : "s", *name ? name : "(top)",
-		    o->u.obj.newobj ? "an object of class" : "the result of",
-		    class_name(o, cb, sizeof cb), o->u.obj.newobj ? "" :
+		    o->newobj ? "an object of class" : "the result of",
+		    class_name(o, cb, sizeof cb), o->newobj ? "" :
 		    "(...)");
 	return rc;
 }
@@ -1432,7 +1645,7 @@ walk(struct walker *w, struct pk *o, const char *name)
 {
 	char kb[32];
 	uint32_t k;
-	int rc = 0;
+	int rc = 0, sole = w->sole;
 
 	if (++w->visits > MAX_VISITS)
 		return t2m_fail(w->err, "'%.60s%s': more than %u objects "
@@ -1448,6 +1661,8 @@ walk(struct walker *w, struct pk *o, const char *name)
 		    name, strlen(name) > 60 ? "..." : "", MAX_DEPTH);
 	w->depth++;
 	o->flags |= VISITING;
+	/* Held by one parent alone, o is reached once. */
+	w->sole = sole && o->refs == 1;
 	switch (o->type) {
 	case PK_TENSOR:
 		if (w->list)
@@ -1458,9 +1673,17 @@ walk(struct walker *w, struct pk *o, const char *name)
 	case PK_DICT:
 		if (o->u.seq.n == 0 && w->list)
 			list_leaf(w, name, o);
-		for (k = 0; rc == 0 && k + 1 < o->u.seq.n; k += 2)
+		for (k = 0; rc == 0 && k + 1 < o->u.seq.n; k += 2) {
 			rc = walk_entry(w, o->u.seq.v[k], o->u.seq.v[k + 1],
 			    name);
+			if (w->sole) {
+				/* Walked once and for all: the items hold the
+				 * tensors, th_release frees the rest. */
+				pk_unref(w->t->vm, o->u.seq.v[k]);
+				pk_unref(w->t->vm, o->u.seq.v[k + 1]);
+				o->u.seq.v[k] = o->u.seq.v[k + 1] = NULL;
+			}
+		}
 		break;
 	case PK_LIST: case PK_TUPLE:
 		if (w->list && list_plain(w, name, o))
@@ -1499,6 +1722,7 @@ walk(struct walker *w, struct pk *o, const char *name)
 	}
 	o->flags &= (uint8_t)~VISITING;
 	w->depth--;
+	w->sole = sole;
 	return rc;
 }
 
@@ -1509,8 +1733,7 @@ th_items_free(struct th_pickle *t, struct th_item *items, uint32_t n)
 
 	for (k = 0; k < n; k++) {
 		free(items[k].name);
-		if (t->vm)
-			pk_unref(t->vm, items[k].tensor);
+		th_tensor_drop(t, items[k].tensor);
 	}
 	free(items);
 }
@@ -1589,11 +1812,13 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 {
 	struct t2m_buf skipped = { 0 };
 	struct walker w = { t, o, m, &skipped, 0, NULL, 0, 0, NULL, 0, 0,
-	    err };
+	    err, 0 };
 	struct pk *at = t->root, *next;
+	struct th_item *shrunk;
 	char *path = NULL, *part, *save;
 	int rc;
 
+	w.sole = t->consume;
 	*items = NULL;
 	*nitems = 0;
 	if (o && o->select && *o->select) {
@@ -1636,6 +1861,10 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 		th_items_free(t, w.items, w.n);
 		return -1;
 	}
+	/* They last while the storages are written: no room to spare. */
+	if (w.n > 0 && w.n < w.cap &&
+	    (shrunk = realloc(w.items, w.n * sizeof *shrunk)) != NULL)
+		w.items = shrunk;
 	*items = w.items;
 	*nitems = w.n;
 	return 0;
@@ -1645,7 +1874,7 @@ int
 th_list(struct th_pickle *t, struct t2m_buf *out, t2m_error *err)
 {
 	struct walker w = { t, NULL, NULL, NULL, 0, NULL, 0, 0, out, 0, 0,
-	    err };
+	    err, 0 };
 
 	return walk(&w, t->root, "");
 }

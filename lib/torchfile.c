@@ -3,6 +3,8 @@
  * a file through the central directory, from a pipe front to back),
  * TorchScript archives, and the legacy format of torch 0.4 to 1.5.
  */
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,89 @@
 #include "zip.h"
 
 #define MAX_PICKLE ((uint64_t)1 << 30)
+
+/* ---- the pickle's bytes ---- */
+
+/*
+ * A pickle held in memory of its own, an anonymous mapping: as the
+ * reader runs, the pages it has passed are given back (pbuf_consumed),
+ * so the bytes and the objects built from them are never both held in
+ * full.  It grows by doubling for a pickle read from a pipe.
+ */
+struct pbuf {
+	unsigned char *p;
+	size_t len, cap;
+	size_t gone;		/* bytes given back */
+};
+
+static size_t
+page_size(void)
+{
+	static size_t page;
+	long v;
+
+	if (page == 0)
+		page = (v = sysconf(_SC_PAGESIZE)) > 0 ? (size_t)v : 4096;
+	return page;
+}
+
+static int
+pbuf_reserve(struct pbuf *b, size_t need, t2m_error *err)
+{
+	unsigned char *np;
+	size_t cap = b->cap ? b->cap : (size_t)256 << 10;
+
+	if (need <= b->cap && b->p != NULL)
+		return 0;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	cap = (cap + page_size() - 1) & ~(page_size() - 1);
+	np = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON,
+	    -1, 0);
+	if (np == MAP_FAILED)
+		return t2m_fail(err, "out of memory");
+	if (b->len > 0)
+		memcpy(np, b->p, b->len);
+	if (b->p != NULL)
+		munmap(b->p, b->cap);
+	b->p = np;
+	b->cap = cap;
+	return 0;
+}
+
+static void
+pbuf_free(struct pbuf *b)
+{
+	if (b->p != NULL)
+		munmap(b->p, b->cap);
+	memset(b, 0, sizeof *b);
+}
+
+/* The reader is done with p[0..n), which starts the buffer. */
+static void
+pbuf_consumed(void *ctx, const unsigned char *p, size_t n)
+{
+	struct pbuf *b = ctx;
+	size_t end = ((size_t)(p - b->p) + n) & ~(page_size() - 1);
+
+	if (end > b->gone) {
+		(void)madvise(b->p + b->gone, end - b->gone, MADV_DONTNEED);
+		b->gone = end;
+	}
+}
+
+/* Run the pickle in b with torch's meaning, giving its pages back as
+ * they are passed. */
+static int
+load_torch_pickle(struct th_pickle *t, struct pbuf *b, size_t len,
+    const char *name, int mode, t2m_error *err)
+{
+	if (t->vm == NULL && th_init(t, mode, err) < 0)
+		return -1;
+	t->consumed = pbuf_consumed;
+	t->consumed_ctx = b;
+	return th_load(t, b->p, len, name, mode, err);
+}
 
 /* ---- PyTorch: shared by the zip and legacy readers ---- */
 
@@ -61,8 +146,13 @@ job_begin(struct torch_job *j, t2m_error *err)
 		return th_list(&j->t, j->o->listing, err) < 0 ? -1 : 1;
 	if ((j->m = t2m_manifest_new()) == NULL)
 		return t2m_fail(err, "out of memory");
-	if (th_flatten(&j->t, &to, j->m, &j->items, &j->nitems, err) < 0 ||
-	    emit_manifest(j->m, j->items, j->nitems, err) < 0 ||
+	j->t.consume = 1;
+	if (th_flatten(&j->t, &to, j->m, &j->items, &j->nitems, err) < 0)
+		return -1;
+	/* The items hold what emitting needs: free the object tree before
+	 * the manifest is written. */
+	th_release(&j->t);
+	if (emit_manifest(j->m, j->items, j->nitems, err) < 0 ||
 	    t2m_attrs_set(j->m, &j->m->info, "format", j->format, err) < 0 ||
 	    t2m_attrs_set(j->m, &j->m->info, "source", j->in->name, err) < 0)
 		return -1;
@@ -314,26 +404,60 @@ scan_archive_code(struct torch_job *j, const struct zip_cd *z, t2m_error *err)
 
 /* ---- torch.save / torch.jit.save zip, from a file ---- */
 
-static int
-by_entry(const void *a, const void *b)
-{
-	const struct zip_entry *x = *(const struct zip_entry *const *)a;
-	const struct zip_entry *y = *(const struct zip_entry *const *)b;
+/*
+ * The storage records, met in the central directory's order, which is
+ * the order they lie in the file as torch.save writes it: each is
+ * checked against its storage and emitted.  Nothing is kept of them but
+ * whether they were seen.
+ */
+struct placing {
+	struct torch_job *j;
+	uint8_t *seen;		/* by storage seq */
+};
 
-	return x->data < y->data ? -1 : x->data > y->data;
+static int
+place(void *ctx, const char *key, const struct zip_entry *e, t2m_error *err)
+{
+	struct placing *pl = ctx;
+	struct torch_job *j = pl->j;
+	struct pk_storage *s;
+	struct file_cursor cur;
+	struct bytesrc src = { .read = cursor_read, .ctx = &cur };
+	uint32_t crc;
+
+	if ((s = th_find_storage(&j->t, key)) == NULL ||
+	    emit_users(&j->e, s) == 0)
+		return 0;	/* a record nothing views */
+	if (pl->seen[s->seq]++)
+		return t2m_fail(err, "zip: '%s' appears twice", e->name);
+	if (e->flags & 1)
+		return t2m_fail(err, "zip: '%s' is encrypted", e->name);
+	if (e->method != 0 || e->usize != s->nbytes || e->csize != s->nbytes)
+		return t2m_fail(err, "%s: %s holds %llu bytes (method %u), "
+		    "the storage needs %llu stored", e->name, e->method ?
+		    "compressed record" : "record",
+		    (unsigned long long)e->usize, e->method,
+		    (unsigned long long)s->nbytes);
+	cur.fd = src.fd = j->in->fd;
+	cur.at = src.at = e->data;
+	src.direct = 1;
+	if (emit_storage(&j->e, s, &src, &crc, err) < 0)
+		return -1;
+	if (!j->o->ignore_crc && crc != e->crc)
+		return zip_crc_fail(err, e->name, e->crc, crc);
+	return 0;
 }
 
 static int
 zip_file(struct torch_job *j, t2m_error *err)
 {
-	const struct zip_entry *pe, *be, **order = NULL;
+	const struct zip_entry *pe, *be;
+	struct placing pl = { NULL, NULL };
 	struct zip_cd z;
 	struct pk_storage *s;
-	struct file_cursor cur;
-	struct bytesrc src = { .read = cursor_read, .ctx = &cur };
 	unsigned char *buf = NULL;
-	struct t2m_buf rel = { 0 };
-	uint32_t k, n = 0, crc;
+	struct pbuf pb = { 0 };
+	uint32_t k;
 	size_t len;
 	int rc = -1;
 
@@ -355,120 +479,93 @@ zip_file(struct torch_job *j, t2m_error *err)
 		    parse_byteorder(buf, len, &j->swap, err) < 0)
 			goto out;
 		free(buf);
+		buf = NULL;
 	}
-	if (zip_load(j->in, pe, MAX_PICKLE, j->o->ignore_crc, &buf, &len,
-	    err) < 0 ||
-	    th_load(&j->t, buf, len, "data.pkl", TH_ZIP, err) < 0)
-		goto out;
-	free(buf);
-	buf = NULL;
+	if (pe->method == 0 && pe->usize <= MAX_PICKLE) {
+		/* As torch.save writes it: read where it can be given back. */
+		if (pbuf_reserve(&pb, (size_t)pe->usize, err) < 0 ||
+		    zip_read_stored(j->in, pe, pb.p, j->o->ignore_crc,
+		    err) < 0 ||
+		    load_torch_pickle(&j->t, &pb, (size_t)pe->usize,
+		    "data.pkl", TH_ZIP, err) < 0)
+			goto out;
+		pbuf_free(&pb);
+	} else {
+		if (zip_load(j->in, pe, MAX_PICKLE, j->o->ignore_crc, &buf,
+		    &len, err) < 0 ||
+		    th_load(&j->t, buf, len, "data.pkl", TH_ZIP, err) < 0)
+			goto out;
+		free(buf);
+		buf = NULL;
+	}
 	if ((rc = job_begin(j, err)) != 0) {
 		rc = rc > 0 ? 0 : -1;
 		goto out;
 	}
 	rc = -1;
-	/* Visit the storages in the order they lie in the file. */
-	if ((order = malloc((j->t.nstorages + 1) * sizeof *order)) == NULL) {
+	/* The storages' records: read now, with the tree gone. */
+	if ((pl.seen = calloc(j->t.nstorages + 1, sizeof *pl.seen)) == NULL) {
 		t2m_fail(err, "out of memory");
 		goto out;
 	}
+	pl.j = j;
+	if (zip_each_data(j->in, &z, place, &pl, err) < 0)
+		goto out;
 	for (k = 0; k < j->t.nstorages; k++) {
-		s = j->t.storages[k]->u.storage;
-		if (emit_users(&j->e, s) == 0)
-			continue;
-		rel.len = 0;
-		t2m_buf_str(&rel, "data/");
-		t2m_buf_str(&rel, s->key);
-		if (rel.nomem) {
-			t2m_fail(err, "out of memory");
-			goto out;
-		}
-		if ((order[n] = zip_find(&z, rel.p)) == NULL) {
+		s = th_storage_at(&j->t, k);
+		if (!pl.seen[k] && emit_users(&j->e, s) > 0) {
 			t2m_fail(err, "storage '%.64s' has no record "
 			    "%s/data/%.64s", s->key, z.prefix, s->key);
-			goto out;
-		}
-		if (order[n]->flags & 1) {
-			t2m_fail(err, "zip: '%s' is encrypted", order[n]->name);
-			goto out;
-		}
-		if (order[n]->method != 0 || order[n]->usize != s->nbytes ||
-		    order[n]->csize != s->nbytes) {
-			t2m_fail(err, "%s: %s holds %llu bytes (method %u), the "
-			    "storage needs %llu stored", order[n]->name,
-			    order[n]->method ? "compressed record" : "record",
-			    (unsigned long long)order[n]->usize,
-			    order[n]->method, (unsigned long long)s->nbytes);
-			goto out;
-		}
-		n++;
-	}
-	qsort(order, n, sizeof *order, by_entry);
-	for (k = 0; k < n; k++) {
-		/* prefix/data/<key>: the key is all after "data/" */
-		s = th_find_storage(&j->t, order[k]->name + strlen(z.prefix) + 6);
-		cur.fd = src.fd = j->in->fd;
-		cur.at = src.at = order[k]->data;
-		src.direct = 1;
-		if (emit_storage(&j->e, s, &src, &crc, err) < 0)
-			goto out;
-		if (!j->o->ignore_crc && crc != order[k]->crc) {
-			zip_crc_fail(err, order[k]->name, order[k]->crc, crc);
 			goto out;
 		}
 	}
 	rc = job_end(j, err);
 out:
 	free(buf);
-	free(order);
-	t2m_buf_free(&rel);
+	pbuf_free(&pb);
+	free(pl.seen);
 	zip_cd_free(&z);
 	return rc;
 }
 
 /* ---- torch.save zip, front to back (a pipe) ---- */
 
-/* Read data.pkl up to its STOP: its size is in a descriptor after it. */
+/* Read a pickle up to its STOP (data.pkl's size is in a descriptor
+ * after it): *len is its length. */
 static int
-read_pickle_stream(struct t2m_in *in, const char *name, unsigned char **out,
+read_pickle_stream(struct t2m_in *in, const char *name, struct pbuf *b,
     size_t *len, t2m_error *err)
 {
-	struct t2m_buf b = { 0 };
 	const unsigned char *p;
 	size_t pos = 0, keep;
 	ssize_t r;
 	int rc;
 
+	b->len = 0;
 	for (;;) {
 		if ((r = t2m_in_peek(in, in->cap, &p, err)) < 0)
-			goto fail;
-		if (r == 0) {
-			t2m_fail(err, "%s offset %zu: input ends inside the "
-			    "pickle", name, b.len);
-			goto fail;
-		}
-		keep = b.len;
-		t2m_buf_add(&b, p, (size_t)r);
-		if (b.nomem || b.len > MAX_PICKLE) {
-			t2m_fail(err, "%s: larger than %llu bytes", name,
+			return -1;
+		if (r == 0)
+			return t2m_fail(err, "%s offset %zu: input ends inside "
+			    "the pickle", name, b->len);
+		keep = b->len;
+		if (b->len + (size_t)r > MAX_PICKLE)
+			return t2m_fail(err, "%s: larger than %llu bytes", name,
 			    (unsigned long long)MAX_PICKLE);
-			goto fail;
-		}
-		if ((rc = pk_scan((unsigned char *)b.p, b.len, &pos, name,
-		    err)) < 0)
-			goto fail;
+		if (pbuf_reserve(b, b->len + (size_t)r, err) < 0)
+			return -1;
+		memcpy(b->p + b->len, p, (size_t)r);
+		b->len += (size_t)r;
+		if ((rc = pk_scan(b->p, b->len, &pos, name, err)) < 0)
+			return -1;
 		if (rc == 1) {
 			/* Consume only the pickle's bytes. */
 			t2m_in_skip(in, pos - keep, name, err);
-			*out = (unsigned char *)b.p;
 			*len = pos;
 			return 0;
 		}
 		t2m_in_skip(in, (size_t)r, name, err);
 	}
-fail:
-	t2m_buf_free(&b);
-	return -1;
 }
 
 /* From a pipe data.pkl's length is where its STOP is: the record must
@@ -496,6 +593,7 @@ zip_stream(struct torch_job *j, t2m_error *err)
 	struct zip_lfh h = { 0 };
 	struct pk_storage *s;
 	unsigned char *buf = NULL;
+	struct pbuf pb = { 0 };
 	char *prefix = NULL;
 	const char *rel, *slash;
 	uint32_t crc, k, *seen = NULL;
@@ -528,15 +626,15 @@ zip_stream(struct torch_job *j, t2m_error *err)
 				t2m_fail(err, "zip: data.pkl is compressed");
 				goto fail;
 			}
-			if (read_pickle_stream(j->in, "data.pkl", &buf, &len,
+			if (read_pickle_stream(j->in, "data.pkl", &pb, &len,
 			    err) < 0 ||
 			    stop_ends_record(j->in, &h, len, err) < 0 ||
-			    zip_finish(j->in, &h, len, t2m_crc32(0, buf, len),
+			    zip_finish(j->in, &h, len, t2m_crc32(0, pb.p, len),
 			    j->o->ignore_crc, err) < 0 ||
-			    th_load(&j->t, buf, len, "data.pkl", TH_ZIP, err) < 0)
+			    load_torch_pickle(&j->t, &pb, len, "data.pkl",
+			    TH_ZIP, err) < 0)
 				goto fail;
-			free(buf);
-			buf = NULL;
+			pbuf_free(&pb);
 			j->loaded = 1;
 			if ((rc = job_begin(j, err)) != 0) {
 				if (rc < 0)
@@ -617,9 +715,9 @@ zip_stream(struct torch_job *j, t2m_error *err)
 		goto fail;
 	}
 	for (k = 0; k < j->t.nstorages; k++)
-		if (!seen[k] && emit_users(&j->e, j->t.storages[k]->u.storage)) {
+		if (!seen[k] && emit_users(&j->e, th_storage_at(&j->t, k))) {
 			t2m_fail(err, "zip: storage record %s/data/%s is "
-			    "missing", prefix, j->t.storages[k]->u.storage->key);
+			    "missing", prefix, th_storage_at(&j->t, k)->key);
 			goto fail;
 		}
 	/* The central directory: read it through, so a writer upstream
@@ -632,12 +730,14 @@ zip_stream(struct torch_job *j, t2m_error *err)
 		goto fail;
 	free(seen);
 	free(prefix);
+	pbuf_free(&pb);
 	return job_end(j, err);
 nomem:
 	t2m_fail(err, "out of memory");
 fail:
 	zip_lfh_free(&h);
 	free(buf);
+	pbuf_free(&pb);
 	free(seen);
 	free(prefix);
 	return -1;
@@ -716,7 +816,8 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 	struct pk_vm *vm;
 	struct pk *v, *keys = NULL, *le;
 	struct pk_storage *s;
-	unsigned char *buf = NULL, nb[8];
+	struct pbuf pb = { 0 };
+	unsigned char nb[8];
 	uint64_t numel;
 	uint32_t k, crc, *seen = NULL;
 	size_t len;
@@ -733,11 +834,9 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 		return t2m_fail(err, "out of memory");
 	/* Three small pickles: magic, protocol version, system info. */
 	for (i = 0; i < 3; i++) {
-		if (read_pickle_stream(in, names[i], &buf, &len, err) < 0 ||
-		    (v = plain_pickle(vm, buf, len, names[i], err)) == NULL)
+		if (read_pickle_stream(in, names[i], &pb, &len, err) < 0 ||
+		    (v = plain_pickle(vm, pb.p, len, names[i], err)) == NULL)
 			goto out;
-		free(buf);
-		buf = NULL;
 		if (i == 1 && (v->type != PK_INT || v->u.i != 1001)) {
 			t2m_fail(err, "%s: legacy format version %lld is not "
 			    "supported (1001 is)", names[i], v->type == PK_INT ?
@@ -750,21 +849,21 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 			j.swap = le->u.i == 0;
 		pk_unref(vm, v);
 	}
-	if (read_pickle_stream(in, "pickle #4 (the object)", &buf, &len,
-	    err) < 0 || th_load(&j.t, buf, len, "pickle #4 (the object)",
-	    TH_LEGACY, err) < 0)
+	if (read_pickle_stream(in, "pickle #4 (the object)", &pb, &len,
+	    err) < 0 || load_torch_pickle(&j.t, &pb, len,
+	    "pickle #4 (the object)", TH_LEGACY, err) < 0)
 		goto out;
-	free(buf);
-	buf = NULL;
+	pbuf_free(&pb);
 	if ((rc = job_begin(&j, err)) != 0) {
 		rc = rc > 0 ? 0 : -1;
 		goto out;
 	}
 	rc = -1;
-	if (read_pickle_stream(in, "pickle #5 (storage keys)", &buf, &len,
-	    err) < 0 || (keys = plain_pickle(vm, buf, len,
+	if (read_pickle_stream(in, "pickle #5 (storage keys)", &pb, &len,
+	    err) < 0 || (keys = plain_pickle(vm, pb.p, len,
 	    "pickle #5 (storage keys)", err)) == NULL)
 		goto out;
+	pbuf_free(&pb);
 	if (keys->type != PK_LIST) {
 		t2m_fail(err, "pickle #5 (storage keys) is %s, not a list",
 		    pk_a_type(keys));
@@ -791,21 +890,21 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 			goto out;
 		for (numel = 0, i = 7; i >= 0; i--)
 			numel = numel << 8 | nb[i];
-		if (numel != s->numel) {
+		if (numel != th_storage_numel(s)) {
 			t2m_fail(err, "offset %llu: storage '%s' holds %llu "
 			    "elements, the object says %llu",
 			    (unsigned long long)(in->pos - 8), s->key,
 			    (unsigned long long)numel,
-			    (unsigned long long)s->numel);
+			    (unsigned long long)th_storage_numel(s));
 			goto out;
 		}
 		if (emit_storage(&j.e, s, &src, &crc, err) < 0)
 			goto out;
 	}
 	for (k = 0; k < j.t.nstorages; k++)
-		if (!seen[k] && emit_users(&j.e, j.t.storages[k]->u.storage)) {
+		if (!seen[k] && emit_users(&j.e, th_storage_at(&j.t, k))) {
 			t2m_fail(err, "storage '%s' is not in the file",
-			    j.t.storages[k]->u.storage->key);
+			    th_storage_at(&j.t, k)->key);
 			goto out;
 		}
 	if ((i = t2m_in_at_end(in, err)) < 0)
@@ -817,7 +916,7 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 	}
 	rc = job_end(&j, err);
 out:
-	free(buf);
+	pbuf_free(&pb);
 	free(seen);
 	if (keys)
 		pk_unref(vm, keys);
@@ -897,7 +996,8 @@ static int
 tar01_storages(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
     size_t *data, t2m_error *err)
 {
-	struct pk *n = NULL, *hdr = NULL, *views = NULL, *st, *root, *v;
+	struct pk *n = NULL, *hdr = NULL, *views = NULL, *st, *v;
+	struct pk_storage *root;
 	unsigned char nb[8];
 	char key[32], rkey[32];
 	uint64_t numel;
@@ -955,10 +1055,7 @@ tar01_storages(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
 			    (long long)k);
 			goto out;
 		}
-		for (root = NULL, dtype = 0; dtype < (int)t->nstorages; dtype++)
-			if (strcmp(t->storages[dtype]->u.storage->key, rkey) ==
-			    0)
-				root = t->storages[dtype];
+		root = th_find_storage(t, rkey);
 		if (root == NULL) {
 			t2m_fail(err, "storages: view of unknown storage '%s'",
 			    rkey);
@@ -986,17 +1083,14 @@ out:
 	return rc;
 }
 
-static struct pk *
+static struct pk_storage *
 storage_or_view(struct th_pickle *t, const char *key)
 {
 	struct pk *o = th_find_preset(t, key);
-	long k;
 
 	if (o && o->type == PK_STORAGE)
-		return o;
-	if ((k = t2m_strmap_get(&t->bykey, key)) >= 0)
-		return t->storages[k];
-	return NULL;
+		return o->u.storage;
+	return th_find_storage(t, key);
 }
 
 /* The tensors member: N, then N x (key, storage, type) ndim ... offset. */
@@ -1007,7 +1101,8 @@ tar01_tensors(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
 	uint64_t size[T2M_MAXDIM];
 	int64_t stride[T2M_MAXDIM], k;
 	unsigned char b[8];
-	struct pk *n, *hdr, *st, *x;
+	struct pk *n, *hdr, *x;
+	struct pk_storage *st;
 	char key[32], skey[32];
 	uint32_t ndim;
 	int d;
@@ -1116,10 +1211,10 @@ unpack_torch_tar01(struct t2m_in *in, const struct tar01 *mb,
 	rc = -1;
 	m = (struct mem){ mb->p[3], mb->n[3], 0, "storages" };
 	for (k = 0; k < j.t.nstorages; k++) {
-		if (emit_users(&j.e, j.t.storages[k]->u.storage) == 0)
+		if (emit_users(&j.e, th_storage_at(&j.t, k)) == 0)
 			continue;
 		m.at = data[k];
-		if (emit_storage(&j.e, j.t.storages[k]->u.storage, &src, &crc,
+		if (emit_storage(&j.e, th_storage_at(&j.t, k), &src, &crc,
 		    err) < 0)
 			goto out;
 	}

@@ -198,150 +198,358 @@ find_cd(struct t2m_in *in, uint64_t *cd_off, uint64_t *cd_size,
 	return 0;
 }
 
+/*
+ * The central directory, read front to back through a window, so that
+ * an archive of 100,000 records never has all of it in memory.
+ */
+#define CD_WINDOW ((size_t)256 << 10)	/* > the largest entry, 196,654 */
+
+struct cd_reader {
+	int fd;
+	uint64_t off, size;	/* where the directory lies */
+	uint64_t done;		/* its bytes before the window */
+	unsigned char *buf;	/* CD_WINDOW bytes */
+	size_t pos, have;	/* the unparsed bytes: buf[pos..have) */
+	uint64_t cd_off, count, cd_end;
+};
+
+static int
+cd_open(struct t2m_in *in, struct cd_reader *r, t2m_error *err)
+{
+	uint64_t cd_size;
+
+	memset(r, 0, sizeof *r);
+	r->fd = in->fd;
+	if (find_cd(in, &r->cd_off, &cd_size, &r->count, &r->cd_end, err) < 0)
+		return -1;
+	r->off = r->cd_off;
+	r->size = cd_size;
+	if ((r->buf = malloc(CD_WINDOW)) == NULL)
+		return t2m_fail(err, "out of memory");
+	return 0;
+}
+
+/* Make at least n unparsed bytes lie in the window, if the directory
+ * has them: returns how many it has, up to n. */
+static int
+cd_fill(struct cd_reader *r, size_t n, size_t *got, t2m_error *err)
+{
+	uint64_t left;
+	size_t k;
+
+	if (r->have - r->pos < n) {
+		memmove(r->buf, r->buf + r->pos, r->have - r->pos);
+		r->done += r->pos;
+		r->have -= r->pos;
+		r->pos = 0;
+		left = r->size - r->done - r->have;
+		k = CD_WINDOW - r->have < left ? CD_WINDOW - r->have :
+		    (size_t)left;
+		if (k > 0 && pread_full(r->fd, r->buf + r->have, k,
+		    r->off + r->done + r->have, err) < 0)
+			return -1;
+		r->have += k;
+	}
+	*got = r->have - r->pos < n ? r->have - r->pos : n;
+	return 0;
+}
+
+/* One entry of the directory, its name inside the window until the next
+ * call. */
+struct cd_entry {
+	const char *name;
+	size_t nlen;
+	uint64_t lfh, csize, usize;
+	uint32_t crc;
+	uint16_t method, flags;
+};
+
+/* Entry i: 0 with *e filled, -1 on failure. */
+static int
+cd_next(struct cd_reader *r, uint64_t i, struct cd_entry *e, t2m_error *err)
+{
+	const unsigned char *p;
+	size_t nlen, xlen, clen, got;
+	int found;
+
+	if (cd_fill(r, 46, &got, err) < 0)
+		return -1;
+	p = r->buf + r->pos;
+	if (got < 46 || le32(p) != SIG_CD)
+		return t2m_fail(err, "zip: central directory entry %llu is "
+		    "damaged", (unsigned long long)i);
+	nlen = le16(p + 28);
+	xlen = le16(p + 30);
+	clen = le16(p + 32);
+	if (cd_fill(r, 46 + nlen + xlen + clen, &got, err) < 0)
+		return -1;
+	p = r->buf + r->pos;
+	if (got < 46 + nlen + xlen + clen)
+		return t2m_fail(err, "zip: central directory entry %llu runs "
+		    "past the directory", (unsigned long long)i);
+	e->flags = (uint16_t)le16(p + 8);
+	e->method = (uint16_t)le16(p + 10);
+	e->crc = le32(p + 16);
+	e->csize = le32(p + 20);
+	e->usize = le32(p + 24);
+	e->lfh = le32(p + 42);
+	if (zip64_extra(p + 46 + nlen, xlen, &e->usize, &e->csize, &e->lfh,
+	    &found) < 0)
+		return t2m_fail(err, "zip: bad zip64 field in entry %llu",
+		    (unsigned long long)i);
+	if (nlen == 0 || memchr(p + 46, 0, nlen) != NULL)
+		return t2m_fail(err, "zip: entry %llu has an empty or bad name",
+		    (unsigned long long)i);
+	e->name = (const char *)p + 46;
+	e->nlen = nlen;
+	r->pos += 46 + nlen + xlen + clen;
+	return 0;
+}
+
+/* After the last entry: nothing may be left. */
+static int
+cd_end(struct cd_reader *r, t2m_error *err)
+{
+	uint64_t left = r->size - r->done - r->pos;
+
+	if (left != 0)
+		return t2m_fail(err, "zip: %llu stray bytes in the central "
+		    "directory", (unsigned long long)left);
+	return 0;
+}
+
+/* Local headers read through a window: where records are small, many
+ * headers come in one read. */
+#define LFH_WINDOW ((size_t)64 << 10)
+
+struct lfh_reader {
+	int fd;
+	uint64_t start;
+	size_t len;
+	unsigned char buf[LFH_WINDOW];
+};
+
+/* Where the data of the entry whose local header is at lfh starts,
+ * checking the header; limit is the central directory's offset. */
+static int
+lfh_data(struct lfh_reader *r, const char *name, uint64_t lfh, uint64_t csize,
+    uint64_t limit, uint64_t *data, t2m_error *err)
+{
+	const unsigned char *h;
+	size_t n;
+
+	if (lfh > limit || limit - lfh < 30)
+		return t2m_fail(err, "zip: '%s': local header offset %llu is "
+		    "outside the archive", name, (unsigned long long)lfh);
+	if (lfh < r->start || lfh + 30 > r->start + r->len) {
+		n = limit - lfh < LFH_WINDOW ? (size_t)(limit - lfh) :
+		    LFH_WINDOW;
+		r->len = 0;
+		if (pread_full(r->fd, r->buf, n, lfh, err) < 0)
+			return -1;
+		r->start = lfh;
+		r->len = n;
+	}
+	h = r->buf + (lfh - r->start);
+	if (le32(h) != SIG_LFH)
+		return t2m_fail(err, "zip: '%s': no local header at offset "
+		    "%llu", name, (unsigned long long)lfh);
+	*data = lfh + 30 + le16(h + 26) + le16(h + 28);
+	if (*data > limit || csize > limit - *data)
+		return t2m_fail(err, "zip: '%s': data (offset %llu, %llu "
+		    "bytes) runs into the central directory", name,
+		    (unsigned long long)*data, (unsigned long long)csize);
+	return 0;
+}
+
+/* Whether name (under the prefix) is a storage record, data/<key>. */
+static int
+is_data(const char *name, size_t plen)
+{
+	return strncmp(name + plen, "/data/", 6) == 0;
+}
+
 int
 zip_read_cd(struct t2m_in *in, struct zip_cd *z, t2m_error *err)
 {
-	uint64_t cd_off, cd_size, count, cd_end, i;
-	unsigned char *cd = NULL, lfh[30];
-	struct zip_entry *e;
-	char **names = NULL;
-	size_t at = 0, nlen, xlen, clen;
-	const char *slash;
+	struct cd_reader r;
+	struct lfh_reader *lr = NULL;
+	struct cd_entry ce;
+	struct zip_entry *all = NULL, *e;
+	struct t2m_buf names = { 0 };
+	char **byname = NULL;
+	uint64_t i;
+	size_t plen = 0, *at = NULL;
+	uint32_t n = 0, k;
+	int rc = -1;
 
 	memset(z, 0, sizeof *z);
-	if (find_cd(in, &cd_off, &cd_size, &count, &cd_end, err) < 0)
-		return -1;
-	if ((cd = malloc(cd_size ? cd_size : 1)) == NULL ||
-	    (z->e = calloc(count ? count : 1, sizeof *z->e)) == NULL) {
-		free(cd);
-		return t2m_fail(err, "out of memory");
+	if (cd_open(in, &r, err) < 0)
+		goto out;
+	/* Every entry, briefly, to check them against each other; names
+	 * one after another in one buffer. */
+	if ((all = calloc(r.count ? r.count : 1, sizeof *all)) == NULL ||
+	    (at = malloc((r.count ? r.count : 1) * sizeof *at)) == NULL)
+		goto nomem;
+	for (i = 0; i < r.count; i++) {
+		if (cd_next(&r, i, &ce, err) < 0)
+			goto out;
+		e = &all[n++];
+		e->flags = ce.flags;
+		e->method = ce.method;
+		e->crc = ce.crc;
+		e->csize = ce.csize;
+		e->usize = ce.usize;
+		e->lfh = ce.lfh;
+		at[i] = names.len;
+		t2m_buf_add(&names, ce.name, ce.nlen);
+		t2m_buf_add(&names, "", 1);
 	}
-	if (pread_full(in->fd, cd, (size_t)cd_size, cd_off, err) < 0)
-		goto fail;
-	for (i = 0; i < count; i++) {
-		e = &z->e[i];
-		if (cd_size - at < 46 || le32(cd + at) != SIG_CD) {
-			t2m_fail(err, "zip: central directory entry %llu is "
-			    "damaged", (unsigned long long)i);
-			goto fail;
-		}
-		e->flags = (uint16_t)le16(cd + at + 8);
-		e->method = (uint16_t)le16(cd + at + 10);
-		e->crc = le32(cd + at + 16);
-		e->csize = le32(cd + at + 20);
-		e->usize = le32(cd + at + 24);
-		nlen = le16(cd + at + 28);
-		xlen = le16(cd + at + 30);
-		clen = le16(cd + at + 32);
-		e->lfh = le32(cd + at + 42);
-		if (cd_size - at - 46 < nlen + xlen + clen) {
-			t2m_fail(err, "zip: central directory entry %llu runs "
-			    "past the directory", (unsigned long long)i);
-			goto fail;
-		}
-		{
-			int found;
-			if (zip64_extra(cd + at + 46 + nlen, xlen, &e->usize,
-			    &e->csize, &e->lfh, &found) < 0) {
-				t2m_fail(err, "zip: bad zip64 field in entry "
-				    "%llu", (unsigned long long)i);
-				goto fail;
-			}
-		}
-		if (nlen == 0 || memchr(cd + at + 46, 0, nlen) != NULL ||
-		    (e->name = strndup((char *)cd + at + 46, nlen)) == NULL) {
-			t2m_fail(err, "zip: entry %llu has an empty or bad "
-			    "name", (unsigned long long)i);
-			goto fail;
-		}
-		z->n++;
-		at += 46 + nlen + xlen + clen;
-	}
-	if (at != cd_size) {
-		t2m_fail(err, "zip: %llu stray bytes in the central directory",
-		    (unsigned long long)(cd_size - at));
-		goto fail;
-	}
-	free(cd);
-	cd = NULL;
+	if (names.nomem)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		all[i].name = names.p + at[i];
+	free(at);
+	at = NULL;
+	if (cd_end(&r, err) < 0)
+		goto out;
 
 	/* PyTorch's rule: every name under one directory, the prefix. */
-	if (z->n == 0) {
+	if (n == 0) {
 		t2m_fail(err, "zip: the archive is empty");
-		goto fail;
+		goto out;
 	}
-	if ((slash = strchr(z->e[0].name, '/')) == NULL) {
+	if (strchr(all[0].name, '/') == NULL) {
 		t2m_fail(err, "zip: '%s' is not in a directory, as PyTorch's "
-		    "archives require", z->e[0].name);
-		goto fail;
+		    "archives require", all[0].name);
+		goto out;
 	}
-	if ((z->prefix = strndup(z->e[0].name,
-	    (size_t)(slash - z->e[0].name))) == NULL)
+	plen = (size_t)(strchr(all[0].name, '/') - all[0].name);
+	if ((z->prefix = strndup(all[0].name, plen)) == NULL)
 		goto nomem;
-	if ((names = malloc(z->n * sizeof *names)) == NULL)
+	if ((byname = malloc(n * sizeof *byname)) == NULL)
 		goto nomem;
-	for (i = 0; i < z->n; i++) {
-		names[i] = z->e[i].name;
-		if (strncmp(z->e[i].name, z->prefix, slash - z->e[0].name) != 0
-		    || z->e[i].name[slash - z->e[0].name] != '/') {
+	for (k = 0; k < n; k++) {
+		byname[k] = all[k].name;
+		if (strncmp(all[k].name, z->prefix, plen) != 0 ||
+		    all[k].name[plen] != '/') {
 			t2m_fail(err, "zip: '%s' is outside the archive's "
-			    "directory '%s'", z->e[i].name, z->prefix);
-			goto fail;
+			    "directory '%s'", all[k].name, z->prefix);
+			goto out;
 		}
 	}
-	qsort(names, z->n, sizeof *names, by_name);
-	for (i = 1; i < z->n; i++)
-		if (strcmp(names[i - 1], names[i]) == 0) {
-			t2m_fail(err, "zip: '%s' appears twice", names[i]);
-			goto fail;
+	qsort(byname, n, sizeof *byname, by_name);
+	for (k = 1; k < n; k++)
+		if (strcmp(byname[k - 1], byname[k]) == 0) {
+			t2m_fail(err, "zip: '%s' appears twice", byname[k]);
+			goto out;
 		}
-	free(names);
-	names = NULL;
+	free(byname);
+	byname = NULL;
 
 	/* Local headers give where the data starts. */
-	for (i = 0; i < z->n; i++) {
-		e = &z->e[i];
-		if (e->lfh > cd_off || cd_off - e->lfh < 30) {
-			t2m_fail(err, "zip: '%s': local header offset %llu is "
-			    "outside the archive", e->name,
-			    (unsigned long long)e->lfh);
-			goto fail;
-		}
-		if (pread_full(in->fd, lfh, 30, e->lfh, err) < 0)
-			goto fail;
-		if (le32(lfh) != SIG_LFH) {
-			t2m_fail(err, "zip: '%s': no local header at offset "
-			    "%llu", e->name, (unsigned long long)e->lfh);
-			goto fail;
-		}
-		e->data = e->lfh + 30 + le16(lfh + 26) + le16(lfh + 28);
-		if (e->data > cd_off || e->csize > cd_off - e->data) {
-			t2m_fail(err, "zip: '%s': data (offset %llu, %llu "
-			    "bytes) runs into the central directory", e->name,
-			    (unsigned long long)e->data,
-			    (unsigned long long)e->csize);
-			goto fail;
-		}
-	}
+	if ((lr = malloc(sizeof *lr)) == NULL)
+		goto nomem;
+	lr->fd = in->fd;
+	lr->start = lr->len = 0;
+	for (k = 0; k < n; k++)
+		if (lfh_data(lr, all[k].name, all[k].lfh, all[k].csize,
+		    r.cd_off, &all[k].data, err) < 0)
+			goto out;
 	/* No entry may overlap another (overlapping-entry zip bombs). */
-	qsort(z->e, z->n, sizeof *z->e, by_data);
-	for (i = 1; i < z->n; i++)
-		if (z->e[i - 1].data + z->e[i - 1].csize > z->e[i].lfh) {
+	qsort(all, n, sizeof *all, by_data);
+	for (k = 1; k < n; k++)
+		if (all[k - 1].data + all[k - 1].csize > all[k].lfh) {
 			t2m_fail(err, "zip: entries '%s' and '%s' overlap",
-			    z->e[i - 1].name, z->e[i].name);
-			goto fail;
+			    all[k - 1].name, all[k].name);
+			goto out;
 		}
-	for (i = 0; i < z->n; i++)
-		if (t2m_strmap_put(&z->byname, z->e[i].name, (uint32_t)i) < 0)
+	/* Keep all but the storage records, which zip_each_data reads
+	 * again once they are wanted. */
+	z->ndata = 0;
+	for (k = 0; k < n; k++)
+		if (is_data(all[k].name, plen))
+			z->ndata++;
+	if ((z->e = calloc(n - z->ndata + 1, sizeof *z->e)) == NULL)
+		goto nomem;
+	for (k = 0; k < n; k++) {
+		if (is_data(all[k].name, plen))
+			continue;
+		z->e[z->n] = all[k];
+		if ((z->e[z->n].name = strdup(all[k].name)) == NULL)
 			goto nomem;
-	return 0;
+		z->n++;
+	}
+	for (k = 0; k < z->n; k++)
+		if (t2m_strmap_put(&z->byname, z->e[k].name, k) < 0)
+			goto nomem;
+	z->cd_off = r.cd_off;
+	rc = 0;
+	goto out;
 nomem:
 	t2m_fail(err, "out of memory");
-fail:
-	free(cd);
-	free(names);
-	zip_cd_free(z);
-	return -1;
+out:
+	free(r.buf);
+	free(lr);
+	free(all);
+	free(at);
+	free(byname);
+	t2m_buf_free(&names);
+	if (rc < 0)
+		zip_cd_free(z);
+	return rc;
+}
+
+int
+zip_each_data(struct t2m_in *in, const struct zip_cd *z,
+    int (*fn)(void *ctx, const char *key, const struct zip_entry *e,
+    t2m_error *err), void *ctx, t2m_error *err)
+{
+	struct cd_reader r;
+	struct lfh_reader *lr = NULL;
+	struct cd_entry ce;
+	struct zip_entry e;
+	size_t plen = strlen(z->prefix);
+	char *name = NULL;
+	uint64_t i;
+	int rc = -1;
+
+	if (cd_open(in, &r, err) < 0)
+		goto out;
+	if ((lr = malloc(sizeof *lr)) == NULL ||
+	    (name = malloc(65536)) == NULL) {
+		t2m_fail(err, "out of memory");
+		goto out;
+	}
+	lr->fd = in->fd;
+	lr->start = lr->len = 0;
+	for (i = 0; i < r.count; i++) {
+		if (cd_next(&r, i, &ce, err) < 0)
+			goto out;
+		memcpy(name, ce.name, ce.nlen);
+		name[ce.nlen] = '\0';
+		if (ce.nlen <= plen + 6 ||
+		    strncmp(name, z->prefix, plen) != 0 || !is_data(name, plen))
+			continue;
+		memset(&e, 0, sizeof e);
+		e.name = name;
+		e.lfh = ce.lfh;
+		e.csize = ce.csize;
+		e.usize = ce.usize;
+		e.crc = ce.crc;
+		e.method = ce.method;
+		e.flags = ce.flags;
+		if (lfh_data(lr, name, e.lfh, e.csize, r.cd_off, &e.data,
+		    err) < 0 ||
+		    fn(ctx, name + plen + 6, &e, err) < 0)
+			goto out;
+	}
+	rc = cd_end(&r, err);
+out:
+	free(r.buf);
+	free(lr);
+	free(name);
+	return rc;
 }
 
 const struct zip_entry *
@@ -356,6 +564,26 @@ zip_find(const struct zip_cd *z, const char *rel)
 	k = b.nomem ? -1 : t2m_strmap_get(&z->byname, b.p);
 	t2m_buf_free(&b);
 	return k < 0 ? NULL : &z->e[k];
+}
+
+int
+zip_read_stored(struct t2m_in *in, const struct zip_entry *e, unsigned char *p,
+    int ignore_crc, t2m_error *err)
+{
+	uint32_t crc;
+
+	if (e->flags & 1)
+		return t2m_fail(err, "zip: '%s' is encrypted", e->name);
+	if (e->method != 0)
+		return t2m_fail(err, "zip: '%s' is compressed", e->name);
+	if (e->csize != e->usize)
+		return t2m_fail(err, "zip: stored entry '%s' has two sizes",
+		    e->name);
+	if (pread_full(in->fd, p, (size_t)e->usize, e->data, err) < 0)
+		return -1;
+	if (!ignore_crc && (crc = t2m_crc32(0, p, (size_t)e->usize)) != e->crc)
+		return zip_crc_fail(err, e->name, e->crc, crc);
+	return 0;
 }
 
 int

@@ -17,15 +17,28 @@ struct zip_entry {
 	uint16_t method, flags;
 };
 
+/* The entries besides the storage records: the records of a model of
+ * 100,000 tensors would take more memory than the rest of the reading. */
 struct zip_cd {
 	struct zip_entry *e;	/* sorted by data offset */
 	uint32_t n;
+	uint32_t ndata;		/* storage records, prefix/data/<key> */
 	char *prefix;		/* "archive" for "archive/data.pkl" */
 	struct t2m_strmap byname;	/* entry name -> position */
+	uint64_t cd_off;
 };
 
-/* Read and check the central directory of the regular file in->fd. */
+/* Read and check the central directory of the regular file in->fd:
+ * every entry is checked, all but the storage records kept. */
 int zip_read_cd(struct t2m_in *in, struct zip_cd *z, t2m_error *err);
+/*
+ * Read the directory again for the storage records, calling fn with
+ * each one's key (what follows "data/") and entry, whose name lasts
+ * until fn returns.  Stops at the first failure.
+ */
+int zip_each_data(struct t2m_in *in, const struct zip_cd *z,
+    int (*fn)(void *ctx, const char *key, const struct zip_entry *e,
+    t2m_error *err), void *ctx, t2m_error *err);
 void zip_cd_free(struct zip_cd *z);
 /* The entry prefix/rel, or NULL. */
 const struct zip_entry *zip_find(const struct zip_cd *z, const char *rel);
@@ -33,6 +46,11 @@ const struct zip_entry *zip_find(const struct zip_cd *z, const char *rel);
  * checking its CRC-32 unless ignore_crc. */
 int zip_load(struct t2m_in *in, const struct zip_entry *e, uint64_t max,
     int ignore_crc, unsigned char **out, size_t *len, t2m_error *err);
+
+/* Read a stored entry's usize bytes into p, checking its CRC-32 unless
+ * ignore_crc. */
+int zip_read_stored(struct t2m_in *in, const struct zip_entry *e,
+    unsigned char *p, int ignore_crc, t2m_error *err);
 
 /* A local header met while reading front to back. */
 struct zip_lfh {
