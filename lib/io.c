@@ -360,6 +360,82 @@ unsupported(int e)
 	    e == EOPNOTSUPP;
 }
 
+#ifdef HAVE_SPLICE
+/*
+ * Splicing from a pipe into a file, the kernel copies the pages while it
+ * holds the pipe's lock, and the process filling that pipe spins on the
+ * lock meanwhile: on a 2-core machine, most of a CPU lost.  So the pages
+ * are first moved to a pipe of this process's own, which takes a moment,
+ * and copied into the file from there.  -1 when there is no such pipe.
+ */
+static int relay[2] = { -1, -1 };
+static size_t relay_size;
+
+static int
+relay_open(void)
+{
+	int sz;
+
+	if (relay[0] >= 0)
+		return 0;
+	if (pipe(relay) < 0)
+		return -1;
+	(void)fcntl(relay[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(relay[1], F_SETFD, FD_CLOEXEC);
+	t2m_pipe_grow(relay[1]);
+	sz = fcntl(relay[1], F_GETPIPE_SZ);
+	relay_size = sz > 0 ? (size_t)sz : 65536;
+	return 0;
+}
+
+/* Bytes left in the relay after a failure would be taken for the next
+ * move's. */
+static void
+relay_close(void)
+{
+	close(relay[0]);
+	close(relay[1]);
+	relay[0] = relay[1] = -1;
+}
+
+/* Empty the relay's n bytes into `to` at off: by splice, or through buf
+ * where the file system cannot take a splice.  0, or -1 with errno. */
+static int
+relay_drain(int to, uint64_t off, size_t n, unsigned char *buf,
+    size_t bufsize)
+{
+	loff_t o;
+	ssize_t r;
+	size_t k;
+
+	while (n > 0) {
+		o = (loff_t)off;
+		r = splice(relay[0], NULL, to, &o, n, SPLICE_F_MOVE);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && unsupported(errno)) {
+			k = n < bufsize ? n : bufsize;
+			do
+				r = read(relay[0], buf, k);
+			while (r < 0 && errno == EINTR);
+			if (r <= 0 || t2m_pwrite_full(to, buf, (size_t)r,
+			    off) < 0) {
+				relay_close();
+				return -1;
+			}
+		} else if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			relay_close();
+			return -1;
+		}
+		off += (uint64_t)r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+#endif
+
 /*
  * Move up to n bytes from descriptor `from` (at *foff when foff, else at
  * its own position) to `to` (at *toff when toff), advancing the offsets
@@ -383,8 +459,20 @@ move(int from, uint64_t *foff, int to, uint64_t *toff, uint64_t n,
 		    (size_t)(n - done);
 		fo = foff ? (loff_t)*foff : 0;
 		to_ = toff ? (loff_t)*toff : 0;
-		r = splice(from, foff ? &fo : NULL, to, toff ? &to_ : NULL,
-		    k, SPLICE_F_MOVE);
+		if (foff == NULL && toff != NULL && relay_open() == 0) {
+			/* pipe to file: by way of the relay */
+			if (k > relay_size)
+				k = relay_size;
+			r = splice(from, NULL, relay[1], NULL, k,
+			    SPLICE_F_MOVE);
+			if (r > 0 && relay_drain(to, *toff, (size_t)r, buf,
+			    bufsize) < 0) {
+				*wfail = 1;
+				return -1;
+			}
+		} else
+			r = splice(from, foff ? &fo : NULL, to,
+			    toff ? &to_ : NULL, k, SPLICE_F_MOVE);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
