@@ -311,6 +311,7 @@ main(int argc, char *argv[])
 			errx(1, "%s: -p passes a stream on; this is a "
 			    "checkpoint (analyze it directly, or pipe "
 			    "t2m-unpack into t2m-analyze -p)", name);
+		j.direct = !tflag;
 		o.manifest = analyze;
 		o.manifest_ctx = &j;
 		o.skip_unsupported = 1;

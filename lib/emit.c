@@ -81,6 +81,10 @@ emit_manifest(struct t2m_manifest *m, struct th_item *items,
 	struct pk_tensor *x;
 	uint32_t i;
 
+	/* Exactly the room needed; more than the limit fails below. */
+	if (nitems <= T2M_MAX_TENSORS - m->ntensors &&
+	    t2m_manifest_reserve(m, m->ntensors + nitems, m->nmodules) < 0)
+		return t2m_fail(err, "out of memory at %u tensors", nitems);
 	for (i = 0; i < nitems; i++) {
 		x = items[i].tensor;
 		if (t2m_manifest_add(m, items[i].name, x->dtype, x->ndim,
