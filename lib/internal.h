@@ -5,6 +5,7 @@
 #ifndef T2M_INTERNAL_H
 #define T2M_INTERNAL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -115,5 +116,15 @@ int t2m_st_order(const struct t2m_manifest *m, struct t2m_st_layout *l,
 
 /* The reader's input, so tests can set maxread. */
 struct t2m_in *t2m_reader_input(struct t2m_reader *r);
+
+/*
+ * The signals after which output files must not be left half-written
+ * (SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ; out.c): handler runs once,
+ * with the others blocked, then should raise the signal again.  Signals
+ * the parent made ignored stay ignored.  Block them all while changing
+ * what the handler reads.
+ */
+void t2m_cleanup_signals(void (*handler)(int));
+void t2m_cleanup_block(sigset_t *old);
 
 #endif

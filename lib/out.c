@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "t2m.h"
+#include "internal.h"
 
 /* Temporaries a signal handler must remove; set with signals blocked. */
 #define MAXPENDING 16
@@ -38,19 +38,18 @@ on_signal(int sig)
 }
 
 void
-t2m_out_signals(void)
+t2m_cleanup_signals(void (*handler)(int))
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 	size_t i;
 
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
+	sa.sa_handler = handler;
 	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < NSIGNALS; i++)
 		sigaddset(&sa.sa_mask, cleanup_signals[i]);
 	for (i = 0; i < NSIGNALS; i++) {
-		struct sigaction old;
 		/* Leave alone a signal the parent told us to ignore. */
 		if (sigaction(cleanup_signals[i], NULL, &old) == 0 &&
 		    old.sa_handler == SIG_IGN)
@@ -59,8 +58,8 @@ t2m_out_signals(void)
 	}
 }
 
-static void
-block(sigset_t *old)
+void
+t2m_cleanup_block(sigset_t *old)
 {
 	sigset_t set;
 	size_t i;
@@ -71,13 +70,19 @@ block(sigset_t *old)
 	sigprocmask(SIG_BLOCK, &set, old);
 }
 
+void
+t2m_out_signals(void)
+{
+	t2m_cleanup_signals(on_signal);
+}
+
 static void
 forget(const char *tmp)
 {
 	sigset_t old;
 	int i;
 
-	block(&old);
+	t2m_cleanup_block(&old);
 	for (i = 0; i < MAXPENDING; i++)
 		if (pending[i] == tmp)
 			pending[i] = NULL;
@@ -157,7 +162,7 @@ t2m_out_open(struct t2m_out *o, const char *path, t2m_error *err)
 	strcat(o->tmp, o->path + dirlen);
 	strcat(o->tmp, ".XXXXXX");
 
-	block(&old);
+	t2m_cleanup_block(&old);
 	o->fd = mkstemp(o->tmp);
 	e = errno;
 	if (o->fd >= 0) {

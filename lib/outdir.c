@@ -17,17 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "t2m.h"
+#include "internal.h"
 
 /* The set a signal handler must remove: one at a time per process.
  * Files f[0..created) exist; both are set with signals blocked. */
 static struct t2m_outdir *volatile active;
 static volatile uint32_t created;
-
-static const int cleanup_signals[] = {
-	SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ
-};
-#define NSIGNALS (sizeof cleanup_signals / sizeof cleanup_signals[0])
 
 static void
 remove_all(struct t2m_outdir *o, uint32_t n)
@@ -52,34 +47,7 @@ on_signal(int sig)
 void
 t2m_outdir_signals(void)
 {
-	struct sigaction sa, old;
-	size_t i;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < NSIGNALS; i++)
-		sigaddset(&sa.sa_mask, cleanup_signals[i]);
-	for (i = 0; i < NSIGNALS; i++) {
-		/* Leave alone a signal the parent told us to ignore. */
-		if (sigaction(cleanup_signals[i], NULL, &old) == 0 &&
-		    old.sa_handler == SIG_IGN)
-			continue;
-		sigaction(cleanup_signals[i], &sa, NULL);
-	}
-}
-
-static void
-block(sigset_t *old)
-{
-	sigset_t set;
-	size_t i;
-
-	sigemptyset(&set);
-	for (i = 0; i < NSIGNALS; i++)
-		sigaddset(&set, cleanup_signals[i]);
-	sigprocmask(SIG_BLOCK, &set, old);
+	t2m_cleanup_signals(on_signal);
 }
 
 static char *
@@ -161,7 +129,7 @@ create(struct t2m_outdir *o, uint32_t i, const char *name, mode_t mask,
 			mode = st.st_mode & 07777;
 		}
 	}
-	block(&old);
+	t2m_cleanup_block(&old);
 	f->fd = o->tmpdir ? open(f->tmp, O_RDWR | O_CREAT | O_EXCL, 0666) :
 	    mkstemp(f->tmp);
 	e = errno;
@@ -206,7 +174,7 @@ t2m_outdir_open(struct t2m_outdir *o, const char *dir,
 		}
 		if ((o->tmpdir = tmpdir_template(dir)) == NULL)
 			goto nomem;
-		block(&old);
+		t2m_cleanup_block(&old);
 		if (mkdtemp(o->tmpdir) == NULL) {
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			t2m_fail_errno(err, "cannot create a temporary "
@@ -219,7 +187,7 @@ t2m_outdir_open(struct t2m_outdir *o, const char *dir,
 		active = o;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	} else {
-		block(&old);
+		t2m_cleanup_block(&old);
 		created = 0;
 		active = o;
 		sigprocmask(SIG_SETMASK, &old, NULL);
@@ -241,7 +209,7 @@ forget(void)
 {
 	sigset_t old;
 
-	block(&old);
+	t2m_cleanup_block(&old);
 	active = NULL;
 	created = 0;
 	sigprocmask(SIG_SETMASK, &old, NULL);
