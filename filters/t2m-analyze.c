@@ -34,11 +34,7 @@ die(const char *name, const t2m_error *e)
 {
 	if (pending)
 		t2m_out_abort(pending);
-	if (e->errnum == EPIPE) {
-		signal(SIGPIPE, SIG_DFL);
-		raise(SIGPIPE);
-	}
-	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
+	t2m_die(name, e);
 }
 
 struct job {

@@ -33,16 +33,6 @@ usage(void)
 	exit(2);
 }
 
-static void
-die(const char *name, const t2m_error *e)
-{
-	if (e->errnum == EPIPE) {
-		signal(SIGPIPE, SIG_DFL);
-		raise(SIGPIPE);
-	}
-	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
-}
-
 /* The dtype an option names ("bf16" or "BF16"), or 0. */
 static int
 dtype_arg(const char *s)
@@ -87,7 +77,7 @@ emit(struct t2m_writer *w, struct t2m_reader *r, const struct t2m_tensor *t,
 			errx(1, "<stdin>: %s: '%s': %s", t2m_reader_where(r),
 			    t->name, e.msg);
 		if (t2m_writer_data(w, i, out, k * osz, &e) < 0)
-			die("<stdout>", &e);
+			t2m_die("<stdout>", &e);
 		p += k * isz;
 		n -= k;
 		first += k;
@@ -190,7 +180,7 @@ main(int argc, char *argv[])
 
 	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
 	    t2m_reader_begin(r, &in, &e) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 
 	/* The manifest out: the same, but for the dtypes of what is cast
 	 * and its "cast" attribute, the dtype it had first. */
@@ -202,20 +192,20 @@ main(int argc, char *argv[])
 	for (a = 0; a < in->info.n; a++)
 		if (t2m_attrs_set(out, &out->info, in->info.kv[a].key,
 		    in->info.kv[a].val, &e) < 0)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 	for (a = 0; a < in->meta.n; a++)
 		if (t2m_attrs_set(out, &out->meta, in->meta.kv[a].key,
 		    in->meta.kv[a].val, &e) < 0)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 	for (i = 0; i < in->nmodules; i++) {
 		if ((mod = t2m_manifest_add_module(out, in->modules[i].path,
 		    &e)) == NULL)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 		for (a = 0; a < in->modules[i].attrs.n; a++)
 			if (t2m_attrs_set(out, &mod->attrs,
 			    in->modules[i].attrs.kv[a].key,
 			    in->modules[i].attrs.kv[a].val, &e) < 0)
-				die("<stdin>", &e);
+				t2m_die("<stdin>", &e);
 		t2m_attrs_share(out, &mod->attrs);
 	}
 	for (i = 0; i < in->ntensors; i++) {
@@ -237,15 +227,15 @@ main(int argc, char *argv[])
 		if ((ot = t2m_manifest_add_ref(out, t->name, c->to ? c->to :
 		    t->dtype, t->ndim, t->shape, T2M_REF_NAME | T2M_REF_SHAPE,
 		    &e)) == NULL)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 		for (a = 0; a < t->attrs.n; a++)
 			if (t2m_attrs_set(out, &ot->attrs, t->attrs.kv[a].key,
 			    t->attrs.kv[a].val, &e) < 0)
-				die("<stdin>", &e);
+				t2m_die("<stdin>", &e);
 		if (c->to && t2m_attrs_get(&ot->attrs, "cast") == NULL &&
 		    t2m_attrs_set(out, &ot->attrs, "cast",
 		    t2m_dtype_name(c->from), &e) < 0)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 		t2m_attrs_share(out, &ot->attrs);
 	}
 	/* A -k that selects nothing is most likely a typing error. */
@@ -259,7 +249,7 @@ main(int argc, char *argv[])
 
 	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0, &e)) == NULL ||
 	    t2m_writer_begin(w, out, &e) < 0)
-		die("<stdout>", &e);
+		t2m_die("<stdout>", &e);
 	if ((buf = malloc(BUFSIZE)) == NULL || (obuf = malloc(BUFSIZE)) ==
 	    NULL)
 		errx(1, "out of memory");
@@ -271,7 +261,7 @@ main(int argc, char *argv[])
 		/* What is not cast passes without being looked at. */
 		if (!c->to) {
 			if (t2m_reader_pass(r, w, ch.index, &e) < 0)
-				die("<stdin>", &e);
+				t2m_die("<stdin>", &e);
 			continue;
 		}
 		while ((k = t2m_reader_read(r, buf, BUFSIZE, &e)) > 0) {
@@ -279,7 +269,7 @@ main(int argc, char *argv[])
 			at += (uint64_t)k;
 		}
 		if (k < 0)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 		if (c->to && ch.offset + ch.length == t->nbytes &&
 		    c->overflow > 0)
 			warnx("<stdin>: '%s': %llu of %llu values overflowed "
@@ -289,7 +279,7 @@ main(int argc, char *argv[])
 			    t2m_dtype_name(c->to));
 	}
 	if (rc < 0 || t2m_writer_end(w, &e) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	free(buf);
 	free(obuf);
 	free(cast);

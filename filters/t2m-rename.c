@@ -54,16 +54,6 @@ usage(void)
 	exit(2);
 }
 
-static void
-die(const char *name, const t2m_error *e)
-{
-	if (e->errnum == EPIPE) {
-		signal(SIGPIPE, SIG_DFL);
-		raise(SIGPIPE);
-	}
-	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
-}
-
 static void *
 xcalloc(size_t n, size_t size)
 {
@@ -765,7 +755,7 @@ main(int argc, char *argv[])
 	p.err = &e;
 	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
 	    t2m_reader_begin(r, &in, &e) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	p.in = in;
 	if ((p.out = t2m_manifest_new()) == NULL ||
 	    t2m_manifest_reserve(p.out, in->ntensors, in->nmodules) < 0)
@@ -777,7 +767,7 @@ main(int argc, char *argv[])
 		unwrap(&p, sel);
 	p.changed = p.nsubs > 0;
 	if (copy_attrs(&p, &p.out->info, &in->info, 0) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	/*
 	 * The modules first, so that the tensors' module attributes name
 	 * their paths rather than copies, and the modules' working arrays
@@ -787,25 +777,25 @@ main(int argc, char *argv[])
 	if ((mrc = plan_modules(&p, sel)) < 0)
 		merr = e;
 	if (plan_tensors(&p, sel) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	if (mrc < 0)
-		die("<stdin>", &merr);
+		t2m_die("<stdin>", &merr);
 	if (plan_meta(&p) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	free(sel);
 
 	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0, &e)) == NULL ||
 	    t2m_writer_begin(w, p.out, &e) < 0)
-		die("<stdout>", &e);
+		t2m_die("<stdout>", &e);
 	/* The data passes untouched: spliced where the OS can. */
 	while ((rc = t2m_reader_next(r, &c, &e)) == 1) {
 		if (p.map[c.index] == DROPPED)
 			continue;	/* t2m_reader_next skips its payload */
 		if (t2m_reader_pass(r, w, p.map[c.index], &e) < 0)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 	}
 	if (rc < 0 || t2m_writer_end(w, &e) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	t2m_writer_free(w);
 	t2m_manifest_free(p.out);
 	t2m_reader_free(r);

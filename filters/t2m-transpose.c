@@ -26,16 +26,6 @@ usage(void)
 }
 
 static void
-die(const char *name, const t2m_error *e)
-{
-	if (e->errnum == EPIPE) {
-		signal(SIGPIPE, SIG_DFL);
-		raise(SIGPIPE);
-	}
-	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
-}
-
-static void
 warn_cb(void *ctx, const char *msg)
 {
 	warnx("%s: %s", (const char *)ctx, msg);
@@ -105,7 +95,7 @@ main(int argc, char *argv[])
 
 	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
 	    t2m_reader_begin(r, (struct t2m_manifest **)&in, &e) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	if (t2m_types_load(&types, mappath, cfgpath, t2m_attrs_get(&in->info,
 	    "source"), &e) < 0)
 		errx(1, "%s", e.msg);
@@ -114,29 +104,29 @@ main(int argc, char *argv[])
 	xo.warn = warn_cb;
 	xo.ctx = "<stdin>";
 	if ((x = t2m_xform_plan(in, &xo, &out, &e)) == NULL)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0, &e)) == NULL ||
 	    t2m_writer_begin(w, out, &e) < 0)
-		die("<stdout>", &e);
+		t2m_die("<stdout>", &e);
 	if ((buf = malloc(BUFSIZE)) == NULL)
 		errx(1, "out of memory");
 	while ((rc = t2m_reader_next(r, &c, &e)) == 1) {
 		/* Unchanged tensors pass without being looked at. */
 		if ((o = t2m_xform_identity(x, c.index)) >= 0) {
 			if (t2m_reader_pass(r, w, (uint32_t)o, &e) < 0)
-				die("<stdin>", &e);
+				t2m_die("<stdin>", &e);
 			continue;
 		}
 		while ((k = t2m_reader_read(r, buf, BUFSIZE, &e)) > 0)
 			if (t2m_xform_data(x, w, c.index, buf, (size_t)k,
 			    &e) < 0)
-				die("<stdin>", &e);
+				t2m_die("<stdin>", &e);
 		if (k < 0)
-			die("<stdin>", &e);
+			t2m_die("<stdin>", &e);
 	}
 	if (rc < 0 || t2m_xform_finish(x, &e) < 0 ||
 	    t2m_writer_end(w, &e) < 0)
-		die("<stdin>", &e);
+		t2m_die("<stdin>", &e);
 	free(buf);
 	t2m_xform_free(x);
 	t2m_writer_free(w);

@@ -28,16 +28,6 @@ warn_cb(void *ctx, const char *msg)
 	warnx("%s: %s", (const char *)ctx, msg);
 }
 
-static void
-die(const char *name, const t2m_error *e)
-{
-	if (e->errnum == EPIPE) {
-		signal(SIGPIPE, SIG_DFL);
-		raise(SIGPIPE);
-	}
-	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -96,7 +86,7 @@ main(int argc, char *argv[])
 		/* A directory: the sharded checkpoint whose index is in it. */
 		if (stat(name, &st) == 0 && S_ISDIR(st.st_mode)) {
 			if (t2m_index_find(name, &index, &e) < 0)
-				die(name, &e);
+				t2m_die(name, &e);
 			name = index;
 		}
 		if ((fd = open(name, O_RDONLY)) < 0)
@@ -105,19 +95,19 @@ main(int argc, char *argv[])
 	o.warn = warn_cb;
 	o.warn_ctx = (void *)name;
 	if (t2m_in_init(&in, fd, name, 0, &e) < 0)
-		die(name, &e);
+		t2m_die(name, &e);
 	if (lflag)
 		o.listing = &listing;
 	else if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", o.chunk,
 	    &e)) == NULL)
-		die("<stdout>", &e);
+		t2m_die("<stdout>", &e);
 	if (t2m_unpack(&in, w, &o, &e) < 0)
-		die(name, &e);
+		t2m_die(name, &e);
 	if (lflag && (listing.nomem || t2m_write_full(STDOUT_FILENO,
 	    listing.p ? listing.p : "", listing.len) < 0)) {
 		e.errnum = errno;
 		if (errno == EPIPE)
-			die("<stdout>", &e);
+			t2m_die("<stdout>", &e);
 		err(1, "<stdout>");
 	}
 	t2m_buf_free(&listing);

@@ -1,5 +1,7 @@
 /* error.c - filling in t2m_error: the one way lib/ reports a failure. */
+#include <err.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,4 +53,14 @@ t2m_prefix(t2m_error *err, const char *fmt, ...)
 	len = strlen(err->msg);
 	snprintf(err->msg + len, sizeof err->msg - len, ": %s", old);
 	return -1;
+}
+
+void
+t2m_die(const char *name, const t2m_error *e)
+{
+	if (e->errnum == EPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
 }

@@ -33,6 +33,10 @@ int t2m_fail(t2m_error *err, const char *fmt, ...)
 /* Like t2m_fail, and records errno and appends strerror(errno). */
 int t2m_fail_errno(t2m_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A filter's end on e: "prog: subject: message" and exit 1, where the
+ * subject is e's own or name; a closed pipe (EPIPE) dies by SIGPIPE
+ * instead, quietly, as a pipeline expects. */
+void t2m_die(const char *name, const t2m_error *e);
 /* Put "prefix: " in front of the message already in err; returns -1. */
 int t2m_prefix(t2m_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
