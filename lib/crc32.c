@@ -64,6 +64,7 @@ crc_table(uint32_t crc, const unsigned char *b, size_t n)
 #include <immintrin.h>
 
 #define FOLD_TARGET __attribute__((target("pclmul,sse4.1")))
+#define PREFETCH 2048
 
 /* Fold n bytes (n >= 64, a multiple of 16) into the raw register. */
 FOLD_TARGET static uint32_t
@@ -83,8 +84,11 @@ crc_fold(uint32_t crc, const unsigned char *b, size_t n)
 	x4 = _mm_loadu_si128((const __m128i *)(b + 48));
 	b += 64;
 	n -= 64;
-	/* Four lanes, 64 bytes a step. */
+	/* Four lanes, 64 bytes a step.  Data coming from memory rather than
+	 * cache arrives faster asked for a few pages ahead: prefetching is a
+	 * hint, and a hint past the end of the buffer faults nothing. */
 	while (n >= 64) {
+		_mm_prefetch((const char *)b + PREFETCH, _MM_HINT_T0);
 		t1 = _mm_clmulepi64_si128(x1, k1k2, 0x11);
 		t2 = _mm_clmulepi64_si128(x2, k1k2, 0x11);
 		t3 = _mm_clmulepi64_si128(x3, k1k2, 0x11);

@@ -3,7 +3,9 @@
 # decompressor).  Every way gives the same file, and its values are the
 # checkpoint's: a big tensor over many records, a tied pair sharing one
 # storage, a slice at a storage offset, a strided view (gathered, not
-# moved), a conv weight that t2m-transpose permutes.
+# moved), a conv weight that t2m-transpose permutes.  Storage bytes are
+# checked against their CRC-32 a piece at a time as they are sent, so a
+# damaged byte late in a big storage still leaves no output.
 set -u
 status=0
 fail() { echo "FAIL: $*"; status=1; }
@@ -19,6 +21,9 @@ m.head = torch.nn.Linear(64, 300, bias=False)
 m.head.weight = m.emb.weight                    # tied: one storage
 base = torch.randn(4000)
 m.register_buffer("part", base[1000:3000])      # at a storage offset
+big = torch.randn(300000)                        # sent from the file
+m.register_buffer("late", big[100003:290001])   # two views, overlapping,
+m.register_buffer("early", big[7:150000])       # at unaligned offsets
 m.register_buffer("tr", torch.randn(70, 50).t())  # strided view
 torch.save(m, "m.pt")
 torch.save(m.state_dict(), "sd.pt")
@@ -47,9 +52,25 @@ def get(name):
 want = {"big.weight": m.big.weight, "big.bias": m.big.bias,
         "emb.weight": m.emb.weight, "head.weight": m.emb.weight,
         "part": m.part, "tr": m.tr.contiguous(),
+        "late": m.late, "early": m.early,
         "conv.weight": m.conv.weight.permute(0, 2, 3, 1)}
 for k, v in want.items():
     if not torch.equal(get(k), v.detach()):
         sys.exit(f"{k}: values differ")
 PY
+
+# One byte changed three quarters into the biggest storage.
+$PYTHON - <<'PY' || exit 1
+import struct, zipfile
+z = zipfile.ZipFile("m.pt")
+e = max(z.infolist(), key=lambda i: i.file_size)
+b = bytearray(open("m.pt", "rb").read())
+n, x = struct.unpack_from("<HH", b, e.header_offset + 26)
+b[e.header_offset + 30 + n + x + e.file_size * 3 // 4] ^= 0x10
+open("bad.pt", "wb").write(b)
+PY
+t2m-unpack bad.pt 2>err | t2m-transpose 2>/dev/null | t2m-pack bad.st 2>/dev/null
+[ $? -ne 0 ] || fail "a damaged storage converted"
+grep -q "CRC-32 mismatch" err || fail "damaged storage: $(cat err)"
+[ ! -e bad.st ] || fail "a damaged storage left bad.st"
 exit $status
