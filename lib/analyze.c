@@ -20,6 +20,17 @@
 #include "rules.h"
 #include "transpose.h"
 
+void
+dbg_rss(const char *w)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "VmHWM", 5) == 0 || strncmp(line, "Rss", 3) == 0)
+			fprintf(stderr, "%s: %s", w, line);
+	if (f) fclose(f);
+}
+
 struct lay {			/* one per module: 48 bytes, kept so */
 	const char *path;	/* a module's, or in the report's blocks */
 	const char *cls;	/* NULL: not known */
@@ -471,8 +482,10 @@ t2m_analyze_to(const struct t2m_manifest *m, const struct t2m_types *types,
 	/* First the plan, leniently: blockers go to the report. */
 	xo.blocker = block_layer;
 	xo.plan_only = 1;
+	dbg_rss("before plan");
 	if ((r.x = t2m_xform_plan(m, &xo, &r.out, err)) == NULL)
 		goto out;
+	dbg_rss("after plan");
 	/* The layers: module tree and tensor owners, with their ancestors. */
 	for (k = 0; k < r.out->nmodules; k++) {
 		path = r.out->modules[k].path;
@@ -495,6 +508,7 @@ t2m_analyze_to(const struct t2m_manifest *m, const struct t2m_types *types,
 			goto nomem;
 		r.lays[L].params += numel(t);
 	}
+	dbg_rss("lays built");
 	structural(&r);
 	noted(&r);
 	attach_blocks(&r);
@@ -625,6 +639,7 @@ t2m_analyze_to(const struct t2m_manifest *m, const struct t2m_types *types,
 		if (spill(b, out, ctx, 0, err) < 0)
 			goto out;
 	}
+	dbg_rss("plan emitted");
 	t2m_buf_str(b, "],\"warnings\":");
 	t2m_buf_str(b, r.nwarnings ? r.warnings.p : "[");
 	t2m_buf_str(b, "]}\n");

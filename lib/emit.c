@@ -259,6 +259,58 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 	return 0;
 }
 
+/* The one item with elements that views storage s, or UINT32_MAX. */
+static uint32_t
+sole_user(const struct emitter *e, const struct pk_storage *s)
+{
+	const uint32_t *users = e->by_storage + e->first[s->seq];
+	uint32_t nusers = emit_users(e, s), u, sole = UINT32_MAX;
+
+	for (u = 0; u < nusers; u++) {
+		if (th_numel(e->items[users[u]].tensor) == 0)
+			continue;
+		if (sole != UINT32_MAX)
+			return UINT32_MAX;
+		sole = users[u];
+	}
+	return sole;
+}
+
+/*
+ * The storage's bytes are the next of a pipe and one contiguous tensor
+ * views them: its part is passed on by tee(2) as it is read for the CRC,
+ * so that this process copies it once, not twice.  Bytes outside the view
+ * are read and dropped.
+ */
+static int
+emit_teed(struct emitter *e, const struct pk_storage *s,
+    struct bytesrc *src, uint32_t item, uint32_t *crc, t2m_error *err)
+{
+	uint64_t pos, b, end, from, to;
+	size_t n;
+
+	th_span(e->items[item].tensor, &b, &end);
+	for (pos = 0; pos < s->nbytes; pos += n) {
+		n = s->nbytes - pos < e->chunk ? (size_t)(s->nbytes - pos) :
+		    e->chunk;
+		from = pos > b ? pos : b;
+		to = pos + n < end ? pos + n : end;
+		if (from >= to)
+			from = to = pos + n;
+		if ((from > pos && src->read(src->ctx, e->buf,
+		    (size_t)(from - pos), err) < 0) ||
+		    (to > from && t2m_writer_data_in(e->w, e->base + item,
+		    src->in, e->buf + (from - pos), (size_t)(to - from),
+		    "storage data", err) < 0) ||
+		    (pos + n > to && src->read(src->ctx, e->buf + (to - pos),
+		    (size_t)(pos + n - to), err) < 0))
+			return -1;
+		if (e->crc)
+			*crc = t2m_crc32(*crc, e->buf, n);
+	}
+	return 0;
+}
+
 int
 emit_storage(struct emitter *e, const struct pk_storage *s,
     struct bytesrc *src, uint32_t *crc, t2m_error *err)
@@ -294,6 +346,9 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 	if (src->direct && !strided && !(e->swap && unit > 1) &&
 	    s->nbytes >= DIRECT_MIN)
 		return emit_direct(e, s, src, crc, err);
+	if (src->in && !strided && !(e->swap && unit > 1) &&
+	    s->nbytes >= DIRECT_MIN && (u = sole_user(e, s)) != UINT32_MAX)
+		return emit_teed(e, s, src, u, crc, err);
 	/* The region a strided view spans grows as its bytes arrive, so a
 	 * storage that only claims to be huge costs nothing. */
 	/* One pass over the storage's bytes. */

@@ -9,13 +9,15 @@
 
 /* Reads the next n bytes of the storage being emitted (exactly n).  When
  * `direct`, they are also at offset `at` of the regular file fd, and may be
- * moved from there without being read. */
+ * moved from there without being read.  When `in`, they are the next bytes
+ * of that input, and may be passed on as they are read (t2m_in_tee). */
 struct bytesrc {
 	int (*read)(void *ctx, void *p, size_t n, t2m_error *err);
 	void *ctx;
 	int direct;
 	int fd;
 	uint64_t at;
+	struct t2m_in *in;
 };
 
 struct emitter {

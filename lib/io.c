@@ -584,6 +584,90 @@ werr:
 	return -1;
 }
 
+/*
+ * tee(2) duplicates what a pipe holds into another pipe without using it
+ * up; reading those bytes afterwards consumes them and gives this process
+ * its copy.  It works only between pipes: anything else says EINVAL once,
+ * and from then on the bytes are read and written.
+ */
+int
+t2m_in_tee(struct t2m_in *in, int to, void *p, size_t n, const char *what,
+    const char *toname, t2m_error *err)
+{
+	unsigned char *b = p;
+	uint64_t at = in->pos;
+	size_t done = 0, k;
+	ssize_t r;
+#ifdef HAVE_SPLICE
+	static int no_tee;
+	ssize_t t;
+#endif
+
+	/* What the buffer holds goes first. */
+	if (in->head < in->tail) {
+		k = in->tail - in->head < n ? in->tail - in->head : n;
+		memcpy(b, in->buf + in->head, k);
+		in->head += k;
+		in->pos += k;
+		done = k;
+		if (t2m_write_full(to, b, k) < 0)
+			goto werr;
+	}
+#ifdef HAVE_SPLICE
+	while (done < n && !no_tee && in->readfn == NULL && !in->eof) {
+		k = n - done;
+		if (in->maxread && k > in->maxread)
+			k = in->maxread;
+		if ((t = tee(in->fd, to, k, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (unsupported(errno)) {
+				no_tee = 1;
+				break;
+			}
+			if (errno == EPIPE)
+				goto werr;
+			return t2m_fail_errno(err, "read error at offset %llu",
+			    (unsigned long long)in->pos);
+		}
+		if (t == 0) {
+			in->eof = 1;
+			break;
+		}
+		/* The bytes teed are in the pipe: read exactly those. */
+		for (k = (size_t)t; k > 0; k -= (size_t)r) {
+			do
+				r = read(in->fd, b + done, k);
+			while (r < 0 && errno == EINTR);
+			if (r <= 0)
+				return t2m_fail_errno(err, "read error at "
+				    "offset %llu", (unsigned long long)in->pos);
+			done += (size_t)r;
+			in->pos += (uint64_t)r;
+		}
+	}
+#endif
+	/* Everywhere else: read, then write. */
+	while (done < n) {
+		if ((r = t2m_in_read(in, b + done, n - done, err)) < 0)
+			return -1;
+		if (r == 0)
+			break;
+		if (t2m_write_full(to, b + done, (size_t)r) < 0)
+			goto werr;
+		done += (size_t)r;
+	}
+	if (done < n)
+		return t2m_fail(err, "offset %llu: truncated %s (%zu bytes "
+		    "expected, %zu read)", (unsigned long long)at, what, n,
+		    done);
+	return 0;
+werr:
+	t2m_fail_errno(err, "write error");
+	err->subject = toname;
+	return -1;
+}
+
 int
 t2m_move_range(int from, uint64_t off, int to, uint64_t n, void *buf,
     size_t bufsize, const char *toname, t2m_error *err)

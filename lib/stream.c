@@ -1067,6 +1067,24 @@ t2m_writer_data_fd(struct t2m_writer *w, uint32_t index, int fd,
 }
 
 int
+t2m_writer_data_in(struct t2m_writer *w, uint32_t index, struct t2m_in *in,
+    void *p, size_t n, const char *what, t2m_error *err)
+{
+	unsigned char *b = p;
+	size_t k;
+
+	if (fits(w, index, n, err) < 0)
+		return -1;
+	for (; n > 0; n -= k, b += k) {
+		k = n < w->chunk ? n : w->chunk;
+		if (put_bare_record(w, index, k, err) < 0 ||
+		    t2m_in_tee(in, w->fd, b, k, what, w->name, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
 t2m_reader_pass(struct t2m_reader *r, struct t2m_writer *w, uint32_t index,
     t2m_error *err)
 {

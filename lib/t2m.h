@@ -252,6 +252,15 @@ int t2m_in_at_end(struct t2m_in *in, t2m_error *err);
  */
 int64_t t2m_in_move(struct t2m_in *in, int to, uint64_t *toff, uint64_t n,
     const char *toname, t2m_error *err);
+/*
+ * Read the next n bytes of input into p, exactly, and write them to
+ * descriptor `to` as well.  Pipe to pipe on Linux the bytes are passed on
+ * by tee(2), not written, so that they are copied once rather than twice.
+ * -1 on error (truncated input as t2m_in_full says it, with `what`), with
+ * err->subject = toname when writing failed.
+ */
+int t2m_in_tee(struct t2m_in *in, int to, void *p, size_t n,
+    const char *what, const char *toname, t2m_error *err);
 /* Move n bytes at offset off of file `from` to `to`, the same way; buf
  * carries them where splice cannot. */
 int t2m_move_range(int from, uint64_t off, int to, uint64_t n, void *buf,
@@ -361,6 +370,10 @@ int t2m_writer_data(struct t2m_writer *w, uint32_t index, const void *p,
  * where the OS can. */
 int t2m_writer_data_fd(struct t2m_writer *w, uint32_t index, int fd,
     uint64_t off, uint64_t n, t2m_error *err);
+/* The same, the next n bytes of in, which are also read into p
+ * (t2m_in_tee). */
+int t2m_writer_data_in(struct t2m_writer *w, uint32_t index,
+    struct t2m_in *in, void *p, size_t n, const char *what, t2m_error *err);
 /* Check that every tensor is complete, write the end record, flush. */
 int t2m_writer_end(struct t2m_writer *w, t2m_error *err);
 

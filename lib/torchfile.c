@@ -589,7 +589,8 @@ stop_ends_record(struct t2m_in *in, const struct zip_lfh *h, size_t len,
 static int
 zip_stream(struct torch_job *j, t2m_error *err)
 {
-	struct bytesrc src = { .read = in_read, .ctx = j->in };
+	struct bytesrc src = { .read = in_read, .ctx = j->in,
+	    .in = j->in->regular ? NULL : j->in };
 	struct zip_lfh h = { 0 };
 	struct pk_storage *s;
 	unsigned char *buf = NULL;
@@ -811,7 +812,8 @@ unpack_torch_legacy(struct t2m_in *in, struct t2m_writer *w,
 		"pickle #1 (magic number)", "pickle #2 (protocol version)",
 		"pickle #3 (system info)"
 	};
-	struct bytesrc src = { .read = in_read, .ctx = in };
+	struct bytesrc src = { .read = in_read, .ctx = in,
+	    .in = in->regular ? NULL : in };
 	struct torch_job j;
 	struct pk_vm *vm;
 	struct pk *v, *keys = NULL, *le;

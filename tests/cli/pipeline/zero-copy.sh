@@ -4,8 +4,9 @@
 # checkpoint's: a big tensor over many records, a tied pair sharing one
 # storage, a slice at a storage offset, a strided view (gathered, not
 # moved), a conv weight that t2m-transpose permutes.  Storage bytes are
-# checked against their CRC-32 a piece at a time as they are sent, so a
-# damaged byte late in a big storage still leaves no output.
+# checked against their CRC-32 a piece at a time as they are sent (from a
+# file spliced, from a pipe teed), so a damaged byte late in a big
+# storage, or a checkpoint cut off inside one, still leaves no output.
 set -u
 status=0
 fail() { echo "FAIL: $*"; status=1; }
@@ -24,6 +25,8 @@ m.register_buffer("part", base[1000:3000])      # at a storage offset
 big = torch.randn(300000)                        # sent from the file
 m.register_buffer("late", big[100003:290001])   # two views, overlapping,
 m.register_buffer("early", big[7:150000])       # at unaligned offsets
+mid = torch.randn(200000)                        # one view with bytes
+m.register_buffer("mid", mid[20001:170000])     # unviewed on both sides
 m.register_buffer("tr", torch.randn(70, 50).t())  # strided view
 torch.save(m, "m.pt")
 torch.save(m.state_dict(), "sd.pt")
@@ -52,7 +55,7 @@ def get(name):
 want = {"big.weight": m.big.weight, "big.bias": m.big.bias,
         "emb.weight": m.emb.weight, "head.weight": m.emb.weight,
         "part": m.part, "tr": m.tr.contiguous(),
-        "late": m.late, "early": m.early,
+        "late": m.late, "early": m.early, "mid": m.mid,
         "conv.weight": m.conv.weight.permute(0, 2, 3, 1)}
 for k, v in want.items():
     if not torch.equal(get(k), v.detach()):
@@ -69,8 +72,22 @@ n, x = struct.unpack_from("<HH", b, e.header_offset + 26)
 b[e.header_offset + 30 + n + x + e.file_size * 3 // 4] ^= 0x10
 open("bad.pt", "wb").write(b)
 PY
-t2m-unpack bad.pt 2>err | t2m-transpose 2>/dev/null | t2m-pack bad.st 2>/dev/null
-[ $? -ne 0 ] || fail "a damaged storage converted"
-grep -q "CRC-32 mismatch" err || fail "damaged storage: $(cat err)"
-[ ! -e bad.st ] || fail "a damaged storage left bad.st"
+head -c $(($(wc -c < m.pt) * 2 / 3)) m.pt > cut.pt
+for how in file pipe; do
+	for f in bad cut; do
+		if [ $how = file ]; then
+			t2m-unpack $f.pt 2>err | t2m-transpose 2>/dev/null |
+			    t2m-pack $f.st 2>/dev/null
+		else
+			cat $f.pt | t2m-unpack 2>err | cat |
+			    t2m-transpose 2>/dev/null | t2m-pack $f.st 2>/dev/null
+		fi
+		[ $? -ne 0 ] || fail "$f.pt from a $how converted"
+		case $f in
+		bad) grep -q "CRC-32 mismatch" err ;;
+		cut) grep -q "truncated\|ends early\|end of central" err ;;
+		esac || fail "$f.pt from a $how: $(cat err)"
+		[ ! -e $f.st ] || fail "$f.pt from a $how left $f.st"
+	done
+done
 exit $status
