@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cJSON.h>
-
 #include "t2m.h"
 #include "transpose.h"
 
@@ -39,8 +37,9 @@ die(const char *name, const t2m_error *e)
 
 struct job {
 	const char *mappath, *cfgpath;
+	int form;		/* T2M_REPORT_JSON or _TABLE */
 	struct t2m_buf report;
-	int direct;		/* the JSON report to fd as it is made */
+	int direct;		/* the report to fd as it is made */
 	int fd;
 	const char *fdname;
 };
@@ -70,119 +69,12 @@ analyze(void *ctx, const struct t2m_manifest *m, t2m_error *err)
 	    t2m_attrs_get(&m->info, "source"), err) < 0)
 		return -1;
 	if (j->direct)
-		rc = t2m_analyze_to(m, &types, &j->report, emit, j, err);
+		rc = t2m_analyze_to(m, &types, j->form, &j->report, emit, j,
+		    err);
 	else
-		rc = t2m_analyze(m, &types, &j->report, err);
+		rc = t2m_analyze(m, &types, j->form, &j->report, err);
 	t2m_types_free(&types);
 	return rc;
-}
-
-static const char *
-str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double
-num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-/* The last part of a qualified class name, or "-". */
-static const char *
-short_class(const char *q)
-{
-	const char *dot;
-
-	if (q == NULL)
-		return "-";
-	dot = strrchr(q, '.');
-	return dot ? dot + 1 : q;
-}
-
-static const char *
-mlx_name(const char *q)
-{
-	if (q == NULL)
-		return "-";
-	return strncmp(q, "mlx.nn.", 7) == 0 ? q + 7 : q;
-}
-
-static void
-widen(int *w, const char *s)
-{
-	int n = (int)strlen(s);
-
-	if (n > *w)
-		*w = n > 48 ? 48 : n;
-}
-
-/* The report for people: a summary, the layers, blockers, warnings.
- * The JSON is let go once parsed. */
-static void
-table(struct t2m_buf *b, struct t2m_buf *json)
-{
-	const cJSON *r, *src, *ts, *cov, *l, *e, *d;
-	const char *s;
-	int w[5] = { 5, 5, 3, 4, 6 };
-
-	if ((r = cJSON_Parse(json->p)) == NULL)
-		errx(1, "internal: the report is not JSON");
-	t2m_buf_free(json);
-	src = cJSON_GetObjectItem(r, "source");
-	ts = cJSON_GetObjectItem(r, "tensors");
-	cov = cJSON_GetObjectItem(r, "coverage");
-	t2m_buf_printf(b, "source    %s (%s, %s layout)\n",
-	    str(src, "path") ? str(src, "path") : "?",
-	    str(src, "format") ? str(src, "format") : "?",
-	    str(src, "layout") ? str(src, "layout") : "?");
-	t2m_buf_printf(b, "tensors   %.0f (%.0f parameters, %.0f bytes:",
-	    num(ts, "count"), num(ts, "parameters"), num(ts, "bytes"));
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(ts, "dtypes"))
-		t2m_buf_printf(b, " %s %.0f", d->string, num(d, "count"));
-	t2m_buf_printf(b, ")\ncoverage  %.1f%% of layers, %.1f%% of "
-	    "parameters\n", 100 * num(cov, "layers"),
-	    100 * num(cov, "parameters"));
-	/* Column widths from the content. */
-	cJSON_ArrayForEach(l, cJSON_GetObjectItem(r, "layers")) {
-		widen(&w[0], str(l, "path"));
-		widen(&w[1], short_class(str(l, "torch")));
-		widen(&w[2], mlx_name(str(l, "mlx")));
-		widen(&w[3], str(l, "rule") ? str(l, "rule") : "-");
-		widen(&w[4], str(l, "status"));
-	}
-	t2m_buf_printf(b, "\n%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0],
-	    "LAYER", w[1], "TORCH", w[2], "MLX", w[3], "RULE", w[4], "STATUS",
-	    "FROM");
-	cJSON_ArrayForEach(l, cJSON_GetObjectItem(r, "layers")) {
-		t2m_buf_printf(b, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0],
-		    str(l, "path"), w[1], short_class(str(l, "torch")), w[2],
-		    mlx_name(str(l, "mlx")), w[3], str(l, "rule") ?
-		    str(l, "rule") : "-", w[4], str(l, "status"),
-		    str(l, "provenance"));
-		if ((s = str(l, "reason")) != NULL &&
-		    strcmp(str(l, "status"), "convertible") != 0)
-			t2m_buf_printf(b, "%*s  %s\n", w[0], "", s);
-	}
-	e = cJSON_GetObjectItem(r, "blockers");
-	t2m_buf_printf(b, "\n%d blocker%s\n", cJSON_GetArraySize(e),
-	    cJSON_GetArraySize(e) == 1 ? "" : "s");
-	cJSON_ArrayForEach(l, e)
-		t2m_buf_printf(b, "  %-14s %s\n", str(l, "kind"),
-		    str(l, "message"));
-	e = cJSON_GetObjectItem(r, "warnings");
-	if (cJSON_GetArraySize(e) > 0) {
-		t2m_buf_printf(b, "\n%d warning%s\n", cJSON_GetArraySize(e),
-		    cJSON_GetArraySize(e) == 1 ? "" : "s");
-		cJSON_ArrayForEach(l, e)
-			t2m_buf_printf(b, "  %s\n", l->valuestring);
-	}
-	cJSON_Delete((cJSON *)r);
 }
 
 static int
@@ -234,7 +126,8 @@ int
 main(int argc, char *argv[])
 {
 	struct t2m_unpack_opts o = { 0 };
-	struct job j = { NULL, NULL, { 0 }, 0, STDOUT_FILENO, "<stdout>" };
+	struct job j = { NULL, NULL, T2M_REPORT_JSON, { 0 }, 0, STDOUT_FILENO,
+	    "<stdout>" };
 	struct t2m_buf text = { 0 };
 	struct t2m_out out;
 	struct t2m_in in;
@@ -285,6 +178,7 @@ main(int argc, char *argv[])
 		tflag = pfile == NULL && isatty(STDOUT_FILENO);
 	if (pfile)
 		t2m_out_signals();
+	j.form = tflag ? T2M_REPORT_TABLE : T2M_REPORT_JSON;
 
 	if (t2m_in_init(&in, fd, name, 0, &e) < 0)
 		die(name, &e);
@@ -292,7 +186,10 @@ main(int argc, char *argv[])
 		die(name, &e);
 	if (s) {
 		/* JSON goes out as it is made: to stdout, or to the report
-		 * file unless that is stdout too (the stream is there). */
+		 * file unless that is stdout too (the stream is there).  A
+		 * table is made before the data is read, as it always was:
+		 * which of a truncated stream and a plan that fails is
+		 * reported stays the same. */
 		if (pfile && !tflag) {
 			if (t2m_out_open(&out, pfile, &e) < 0)
 				errx(1, "%s: %s", pfile, e.msg);
@@ -307,7 +204,7 @@ main(int argc, char *argv[])
 			errx(1, "%s: -p passes a stream on; this is a "
 			    "checkpoint (analyze it directly, or pipe "
 			    "t2m-unpack into t2m-analyze -p)", name);
-		j.direct = !tflag;
+		j.direct = 1;
 		o.manifest = analyze;
 		o.manifest_ctx = &j;
 		o.skip_unsupported = 1;
@@ -316,10 +213,8 @@ main(int argc, char *argv[])
 	}
 	t2m_in_free(&in);
 
-	/* The report as JSON is written as it is, or was already. */
-	if (tflag)
-		table(&text, &j.report);
-	else if (!j.direct) {
+	/* The report is written as it is, or was already. */
+	if (!j.direct) {
 		text = j.report;
 		memset(&j.report, 0, sizeof j.report);
 	}

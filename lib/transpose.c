@@ -75,12 +75,24 @@ struct xjob {			/* work on whole tensors */
 	uint32_t pending;	/* sources not complete */
 };
 
-struct layer {			/* the tensors of one module */
+struct xgroup {			/* the tensors of one module */
+	uint32_t first;		/* the first of them */
+	uint32_t at, n;		/* all, in input order: lt[at .. at + n) */
+};
+
+struct layer {			/* a group while it is planned */
 	const char *path;	/* its module's, in the output manifest */
 	uint32_t *t, n;		/* input tensor positions */
 	const char *cls;	/* qualified class */
 	const char *provenance;
 	const struct t2m_rule *rule;
+};
+
+/* Strings a walk keeps, a few pages to a block, freed together. */
+struct xblock {
+	struct xblock *next;
+	size_t used, cap;
+	char data[];
 };
 
 struct t2m_xform {
@@ -93,17 +105,30 @@ struct t2m_xform {
 	uint32_t nouts, capouts;
 	struct xjob *jobs;
 	uint32_t njobs, capjobs;
-	struct layer *layers;
-	uint32_t nlayers, caplayers;
-	uint32_t *lt;		/* every layer's t, one after another */
+	struct xgroup *groups;
+	uint32_t ngroups;
+	uint32_t *lt;		/* every group's tensors, one after another */
+	struct t2m_buf path;	/* the module of the group planned */
 	struct t2m_buf recipes, consumed;	/* JSON for the way back */
 	int nrecipes, nconsumed;
 	const struct t2m_types *types;
 	const struct t2m_xform_opts *o;
-	/* input i -> outputs outs_all[outs_at[i] .. outs_at[i + 1]), made
-	 * when first asked */
-	uint32_t *outs_at, *outs_all;
 	t2m_error *err;
+	/*
+	 * A walk (t2m_xform_walk): each layer's outputs in an output
+	 * manifest of their own, let go after it.  Names must still be
+	 * unique across all of them: an output is named by reference to its
+	 * input (kept, at most once each) or by a name made here (made).
+	 */
+	int walk;
+	int gather;		/* the recipes, which may not fit */
+	unsigned char *kept;	/* a bit per input named by an output */
+	struct t2m_strmap made;
+	struct xblock *strings;	/* made names */
+	uint32_t nwalked;	/* outputs so far */
+	const struct layer *cur;	/* the layer walked */
+	uint32_t *at, *pairs;	/* its inputs' outputs (t2m_xlayer) */
+	uint32_t capat, cappairs;
 };
 
 static void
@@ -198,6 +223,67 @@ push(uint32_t **p, uint32_t *n, uint32_t v)
 
 /* ---- building the plan ---- */
 
+/* A copy of s (n bytes, NUL added) kept until the walk ends, or NULL. */
+static const char *
+keep_str(struct t2m_xform *x, const char *s, size_t n)
+{
+	struct xblock *b = x->strings;
+	size_t cap;
+	char *p;
+
+	if (b == NULL || b->cap - b->used < n + 1) {
+		cap = n + 1 > 16384 ? n + 1 : 16384;
+		if ((b = malloc(sizeof *b + cap)) == NULL)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		b->next = x->strings;
+		x->strings = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	b->used += n + 1;
+	return p;
+}
+
+/*
+ * Walking, an output t just made in its layer's manifest: its name must
+ * be new to every layer walked, and there must not be more outputs than
+ * one manifest may hold - the checks adding it to one manifest makes.
+ * A name made here may meet a made one or an input's kept by reference;
+ * an input's may only meet a made one.
+ */
+static int
+walked(struct t2m_xform *x, const struct t2m_tensor *t,
+    const struct t2m_tensor *like, int ref)
+{
+	const char *s;
+	long j;
+
+	if (ref & T2M_REF_NAME) {
+		j = like - x->in->tensors;
+		if ((x->kept[j / 8] & 1 << j % 8) ||
+		    t2m_strmap_get(&x->made, t->name) >= 0)
+			return t2m_fail(x->err, "tensor '%s' appears twice",
+			    t->name);
+		x->kept[j / 8] |= 1 << j % 8;
+	} else {
+		if (t2m_strmap_get(&x->made, t->name) >= 0 ||
+		    ((j = t2m_manifest_find(x->in, t->name)) >= 0 &&
+		    (x->kept[j / 8] & 1 << j % 8)))
+			return t2m_fail(x->err, "tensor '%s' appears twice",
+			    t->name);
+		if ((s = keep_str(x, t->name, strlen(t->name))) == NULL ||
+		    t2m_strmap_put(&x->made, s, 1) < 0)
+			return t2m_fail(x->err, "out of memory");
+	}
+	if (x->nwalked + 1 > T2M_MAX_TENSORS)
+		return t2m_fail(x->err, "more than %u tensors", x->nwalked);
+	x->nwalked++;
+	return 0;
+}
+
 /*
  * An output, with like's attributes when like is given, and name or shape
  * kept by reference as ref says (t2m_manifest_add_ref): an input's, as
@@ -215,7 +301,7 @@ add_out_ref(struct t2m_xform *x, const char *name, int dtype, int ndim,
 		t2m_attrs_share(x->out,
 		    &x->out->tensors[x->out->ntensors - 1].attrs);
 	if ((t = t2m_manifest_add_ref(x->out, name, dtype, ndim, shape, ref,
-	    x->err)) == NULL)
+	    x->err)) == NULL || (x->walk && walked(x, t, like, ref) < 0))
 		return -1;
 	if (like)
 		for (k = 0; k < like->attrs.n; k++)
@@ -256,9 +342,15 @@ set_attr(struct t2m_xform *x, int64_t out, const char *key, const char *val)
 static int
 stream(struct t2m_xform *x, uint32_t i, int64_t out, uint64_t begin)
 {
-	struct xin *in = &x->ins[i];
+	struct xin *in;
 	uint32_t *p;
 
+	x->outs[out].src = (int32_t)i;
+	x->outs[out].begin = begin;
+	x->outs[out].sdtype = x->in->tensors[i].dtype;
+	if (x->ins == NULL)
+		return 0;	/* a walk: nothing runs */
+	in = &x->ins[i];
 	/* Most inputs feed one output: that one needs no array. */
 	if (in->npass == 0) {
 		in->pass.one = (uint32_t)out;
@@ -272,9 +364,6 @@ stream(struct t2m_xform *x, uint32_t i, int64_t out, uint64_t begin)
 		in->npass = 2;
 	} else if (push(&in->pass.many, &in->npass, (uint32_t)out) < 0)
 		return t2m_fail(x->err, "out of memory");
-	x->outs[out].src = (int32_t)i;
-	x->outs[out].begin = begin;
-	x->outs[out].sdtype = x->in->tensors[i].dtype;
 	return 0;
 }
 
@@ -297,6 +386,9 @@ add_job(struct t2m_xform *x, int op, const uint32_t *src, int nsrc)
 	j->nsrc = nsrc;
 	for (k = 0; k < nsrc; k++) {
 		j->src[k] = src[k];
+		j->pending++;
+		if (x->ins == NULL)
+			continue;	/* a walk: nothing will be held */
 		in = &x->ins[src[k]];
 		if (in->hold == 0) {
 			if (grow((void **)&x->holds, &x->capholds,
@@ -313,7 +405,6 @@ add_job(struct t2m_xform *x, int op, const uint32_t *src, int nsrc)
 			return NULL;
 		}
 		h->jobs_left++;
-		j->pending++;
 	}
 	x->njobs++;
 	return j;
@@ -337,6 +428,8 @@ recipe(struct t2m_xform *x, const char *name, const char *fmt, ...)
 	char body[1024];
 	va_list ap;
 
+	if (x->walk && !x->gather)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof body, fmt, ap);
 	va_end(ap);
@@ -348,6 +441,8 @@ recipe(struct t2m_xform *x, const char *name, const char *fmt, ...)
 static void
 consumed(struct t2m_xform *x, const char *name)
 {
+	if (x->walk && !x->gather)
+		return;
 	t2m_buf_add(&x->consumed, x->nconsumed++ ? "," : "[", 1);
 	t2m_buf_json(&x->consumed, name);
 }
@@ -985,85 +1080,162 @@ resolve(struct t2m_xform *x, struct layer *L)
 	return 0;
 }
 
+/* The length of the path of the module owning input tensor i. */
+static size_t
+owner_len(const struct t2m_xform *x, uint32_t i)
+{
+	const char *param;
+	size_t plen;
+
+	t2m_tensor_owner(x->in->tensors[i].name, &plen, &param);
+	return plen;
+}
+
+/* How input tensor a's owner sorts against b's: by path, bytewise. */
+static int
+owner_cmp(const struct t2m_xform *x, const uint32_t *plen, uint32_t a,
+    uint32_t b)
+{
+	size_t la = plen[a], lb = plen[b];
+	int c;
+
+	if ((c = memcmp(x->in->tensors[a].name, x->in->tensors[b].name,
+	    la < lb ? la : lb)) != 0)
+		return c;
+	return (la > lb) - (la < lb);
+}
+
+/* Sort lt by owner, ties kept in order (a merge sort, from the bottom
+ * up; tmp holds as many). */
+static void
+sort_by_owner(struct t2m_xform *x, const uint32_t *plen, uint32_t *tmp)
+{
+	uint32_t *a = x->lt, *b = tmp, *t, n = x->in->ntensors;
+	uint32_t w, lo, mid, hi, i, j, k;
+
+	for (w = 1; w < n; w *= 2) {
+		for (lo = 0; lo < n; lo += 2 * w) {
+			mid = n - lo > w ? lo + w : n;
+			hi = n - mid > w ? mid + w : n;
+			for (i = lo, j = mid, k = lo; k < hi; k++)
+				b[k] = j == hi || (i < mid && owner_cmp(x, plen,
+				    a[i], a[j]) <= 0) ? a[i++] : a[j++];
+		}
+		t = a;
+		a = b;
+		b = t;
+	}
+	if (a != x->lt)
+		memcpy(x->lt, a, n * sizeof *a);
+}
+
+static int
+first_order(const void *a, const void *b)
+{
+	const struct xgroup *x = a, *y = b;
+
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/* Group k's module path, in x->path until the next. */
+static int
+group_path(struct t2m_xform *x, uint32_t k)
+{
+	uint32_t i = x->groups[k].first;
+
+	x->path.len = 0;
+	t2m_buf_add(&x->path, x->in->tensors[i].name, owner_len(x, i));
+	return x->path.nomem ? t2m_fail(x->err, "out of memory") : 0;
+}
+
 /*
- * The layers: tensors grouped by owning module, in the order the modules
- * first appear, each layer's module in the output (describe() fills in
- * its attributes).  Counted first, so each layer's lists are a run of two
- * arrays shared by all.
+ * The groups: tensors by owning module, in the order the modules first
+ * appear, each module in the output (describe() fills in its
+ * attributes) or, walking, only counted as it would be.  Sorted by
+ * owner, the tensors of a module are a run, in input order, and need
+ * no table of paths to be found.
  */
 static int
 group(struct t2m_xform *x)
 {
 	const struct t2m_manifest *m = x->in;
-	struct t2m_buf path = { 0 };
-	const struct t2m_module *mod;
-	const char *pname;
-	struct layer *L;
-	uint32_t i, k, *of, at, *lay = NULL, caplay = 0, nlay = 0;
-	size_t plen;
-	long j, pos;
+	uint32_t i, k, e, n = m->ntensors, *plen = NULL, *tmp = NULL;
+	uint32_t nmod = m->nmodules;
+	struct xgroup *g;
+	int rc = -1;
 
-	/* At most a layer per tensor: room for that from the start, since
-	 * growing from a few would copy and leave holes behind (pages
-	 * never used cost nothing). */
-	if ((of = malloc((m->ntensors ? m->ntensors : 1) * sizeof *of)) ==
-	    NULL || (x->lt = malloc((m->ntensors ? m->ntensors : 1) *
-	    sizeof *x->lt)) == NULL || (x->layers = malloc((m->ntensors ?
-	    m->ntensors : 1) * sizeof *x->layers)) == NULL)
+	if ((x->lt = malloc((n + 1) * sizeof *x->lt)) == NULL ||
+	    (plen = malloc((n + 1) * sizeof *plen)) == NULL ||
+	    (tmp = malloc((n + 1) * sizeof *tmp)) == NULL)
 		goto nomem;
-	x->caplayers = m->ntensors ? m->ntensors : 1;
-	for (i = 0; i < m->ntensors; i++) {
-		t2m_tensor_owner(m->tensors[i].name, &plen, &pname);
-		path.len = 0;
-		t2m_buf_add(&path, m->tensors[i].name, plen);
-		if (path.nomem)
-			goto nomem;
-		/* lay[pos]: 1 + the layer of module pos, or 0 for none. */
-		if ((pos = t2m_manifest_find_module(x->out, path.p)) < 0) {
-			if ((mod = t2m_manifest_add_module(x->out, path.p,
-			    x->err)) == NULL)
-				goto fail;
-			pos = (long)(mod - x->out->modules);
-		}
-		if (grow((void **)&lay, &caplay, x->out->nmodules,
-		    sizeof *lay) < 0)
-			goto nomem;
-		for (; nlay < x->out->nmodules; nlay++)
-			lay[nlay] = 0;
-		if (lay[pos] == 0) {
-			if (grow((void **)&x->layers, &x->caplayers,
-			    x->nlayers + 1, sizeof *x->layers) < 0)
-				goto nomem;
-			L = &x->layers[x->nlayers];
-			memset(L, 0, sizeof *L);
-			L->path = x->out->modules[pos].path;
-			lay[pos] = ++x->nlayers;
-		}
-		j = lay[pos] - 1;
-		of[i] = (uint32_t)j;
-		x->layers[j].n++;
+	for (i = 0; i < n; i++) {
+		x->lt[i] = i;
+		plen[i] = (uint32_t)owner_len(x, i);
 	}
-	for (k = 0, at = 0; k < x->nlayers; k++) {
-		L = &x->layers[k];
-		L->t = x->lt + at;
-		at += L->n;
-		L->n = 0;
+	sort_by_owner(x, plen, tmp);
+	for (k = 0, e = 0; k < n; k = e, x->ngroups++)
+		for (e = k + 1; e < n && owner_cmp(x, plen, x->lt[k],
+		    x->lt[e]) == 0; e++)
+			;
+	if ((x->groups = malloc((x->ngroups + 1) * sizeof *x->groups)) ==
+	    NULL)
+		goto nomem;
+	for (g = x->groups, k = 0; k < n; k = e, g++) {
+		for (e = k + 1; e < n && owner_cmp(x, plen, x->lt[k],
+		    x->lt[e]) == 0; e++)
+			;
+		g->first = x->lt[k];
+		g->at = k;
+		g->n = e - k;
 	}
-	for (i = 0; i < m->ntensors; i++) {
-		L = &x->layers[of[i]];
-		L->t[L->n++] = i;
+	qsort(x->groups, x->ngroups, sizeof *x->groups, first_order);
+	for (k = 0; k < x->ngroups; k++) {
+		if (group_path(x, k) < 0)
+			goto out;
+		if (x->walk) {
+			/* As many modules as the output would have. */
+			if (t2m_manifest_find_module(m, x->path.p) < 0 &&
+			    nmod++ == T2M_MAX_MODULES) {
+				t2m_fail(x->err, "too many modules (%u)",
+				    T2M_MAX_MODULES);
+				goto out;
+			}
+		} else if (t2m_manifest_find_module(x->out, x->path.p) < 0 &&
+		    t2m_manifest_add_module(x->out, x->path.p, x->err) == NULL)
+			goto out;
 	}
-	free(of);
-	free(lay);
-	t2m_buf_free(&path);
-	return 0;
+	rc = 0;
+	goto out;
 nomem:
 	t2m_fail(x->err, "out of memory");
-fail:
-	free(of);
-	free(lay);
-	t2m_buf_free(&path);
-	return -1;
+out:
+	free(plen);
+	free(tmp);
+	return rc;
+}
+
+/* Group k as a layer to plan; its path is in x->path until the next. */
+static int
+layer_of(struct t2m_xform *x, uint32_t k, struct layer *L)
+{
+	memset(L, 0, sizeof *L);
+	if (group_path(x, k) < 0)
+		return -1;
+	L->path = x->path.p;
+	L->t = x->lt + x->groups[k].at;
+	L->n = x->groups[k].n;
+	return 0;
+}
+
+static void
+ungroup(struct t2m_xform *x)
+{
+	free(x->groups);
+	free(x->lt);
+	t2m_buf_free(&x->path);
+	x->groups = NULL;
+	x->lt = NULL;
+	x->ngroups = 0;
 }
 
 /* Module attributes: what each layer is, for t2m-analyze and people. */
@@ -1168,36 +1340,40 @@ store_recipes(struct t2m_xform *x)
 static int
 plan_forward(struct t2m_xform *x)
 {
+	struct layer L;
 	uint32_t k;
 
 	if (group(x) < 0)
 		return -1;
-	for (k = 0; k < x->nlayers; k++)
-		if (resolve(x, &x->layers[k]) < 0 ||
-		    describe(x, &x->layers[k]) < 0 ||
-		    apply_layer(x, &x->layers[k]) < 0)
+	for (k = 0; k < x->ngroups; k++)
+		if (layer_of(x, k, &L) < 0 || resolve(x, &L) < 0 ||
+		    describe(x, &L) < 0 || apply_layer(x, &L) < 0)
 			return -1;
-	/* Planned: the layers make room for what comes next. */
-	free(x->layers);
-	free(x->lt);
-	x->layers = NULL;
-	x->lt = NULL;
-	x->nlayers = x->caplayers = 0;
+	/* Planned: the groups make room for what comes next. */
+	ungroup(x);
 	return store_recipes(x);
+}
+
+/* Input k passes as it is. */
+static int
+same(struct t2m_xform *x, uint32_t k)
+{
+	const struct t2m_tensor *t = &x->in->tensors[k];
+	int64_t o;
+
+	if ((o = add_out(x, t->name, t->dtype, t->ndim, t->shape, t)) < 0)
+		return -1;
+	return stream(x, k, o, 0);
 }
 
 /* Pass every tensor as it is (already converted, or -r of a plain one). */
 static int
 plan_identity(struct t2m_xform *x)
 {
-	const struct t2m_manifest *m = x->in;
 	uint32_t k;
-	int64_t o;
 
-	for (k = 0; k < m->ntensors; k++)
-		if ((o = add_out(x, m->tensors[k].name, m->tensors[k].dtype,
-		    m->tensors[k].ndim, m->tensors[k].shape,
-		    &m->tensors[k])) < 0 || stream(x, k, o, 0) < 0)
+	for (k = 0; k < x->in->ntensors; k++)
+		if (same(x, k) < 0)
 			return -1;
 	return 0;
 }
@@ -1454,15 +1630,20 @@ out:
 	return rc;
 }
 
+int
+t2m_xform_converted(const struct t2m_manifest *m)
+{
+	const char *layout = t2m_attrs_get(&m->meta, "t2m.layout");
+
+	return layout != NULL && strcmp(layout, "mlx") == 0;
+}
+
 struct t2m_xform *
 t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
     const struct t2m_manifest **out, t2m_error *err)
 {
 	struct t2m_xform *x;
-	const char *layout = t2m_attrs_get(&m->meta, "t2m.layout");
-	const uint32_t *outs;
-	uint32_t k, n;
-	int rc, reverse = o->reverse;
+	int rc;
 
 	if ((x = calloc(1, sizeof *x)) == NULL ||
 	    (x->out = t2m_manifest_new()) == NULL ||
@@ -1483,19 +1664,19 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 	x->types = o->types;
 	x->o = o;
 	x->err = err;
-	if (copy_maps(x, reverse) < 0) {
+	if (copy_maps(x, o->reverse) < 0) {
 		t2m_xform_free(x);
 		return NULL;
 	}
-	if (reverse) {
-		if (layout == NULL || strcmp(layout, "mlx") != 0) {
+	if (o->reverse) {
+		if (!t2m_xform_converted(m)) {
 			t2m_xform_free(x);
 			t2m_fail(err, "the stream is not in MLX layout (no "
 			    "t2m.layout metadata): nothing to reverse");
 			return NULL;
 		}
 		rc = plan_reverse(x);
-	} else if (layout && strcmp(layout, "mlx") == 0) {
+	} else if (t2m_xform_converted(m)) {
 		/* Converted already: converting again changes nothing. */
 		rc = plan_identity(x);
 	} else {
@@ -1505,21 +1686,6 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 		t2m_xform_free(x);
 		return NULL;
 	}
-	if (o->plan_only) {
-		/* What inputs become is all that is asked: the rest goes. */
-		if (t2m_xform_outputs(x, 0, &outs, &n, err) < 0) {
-			t2m_xform_free(x);
-			return NULL;
-		}
-		for (k = 0; k < m->ntensors; k++)
-			if (x->ins[k].npass > 1)
-				free(x->ins[k].pass.many);
-		free(x->ins);
-		free(x->outs);
-		x->ins = NULL;
-		x->outs = NULL;
-		x->nouts = x->capouts = 0;
-	}
 	*out = x->out;
 	return x;
 }
@@ -1527,6 +1693,7 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 void
 t2m_xform_free(struct t2m_xform *x)
 {
+	struct xblock *b;
 	uint32_t k;
 
 	if (x == NULL)
@@ -1539,21 +1706,28 @@ t2m_xform_free(struct t2m_xform *x)
 		free(x->holds[k].jobs);
 	}
 	free(x->holds);
-	free(x->layers);
-	free(x->lt);
-	free(x->outs_at);
-	free(x->outs_all);
+	ungroup(x);
 	free(x->ins);
 	free(x->outs);
 	free(x->jobs);
 	t2m_buf_free(&x->recipes);
 	t2m_buf_free(&x->consumed);
 	t2m_manifest_free(x->out);
+	free(x->kept);
+	t2m_strmap_free(&x->made);
+	while ((b = x->strings) != NULL) {
+		x->strings = b->next;
+		free(b);
+	}
+	free(x->at);
+	free(x->pairs);
 	free(x);
 }
 
+/* ---- walking the plan ---- */
+
 /* Call f(x, input, output) for each pair in order: every streamed
- * output, then every job's. */
+ * output, then every job's - the order t2m-transpose writes them in. */
 static void
 each_output(struct t2m_xform *x, void (*f)(struct t2m_xform *, uint32_t,
     uint32_t))
@@ -1570,48 +1744,160 @@ each_output(struct t2m_xform *x, void (*f)(struct t2m_xform *, uint32_t,
 				f(x, x->jobs[k].src[s], x->jobs[k].out[o]);
 }
 
+/* Where input i is among the inputs of the layer walked (rising). */
+static uint32_t
+place(const struct t2m_xform *x, uint32_t i)
+{
+	const uint32_t *t = x->cur->t;
+	uint32_t lo = 0, hi = x->cur->n, mid;
+
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (t[mid] <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static void
 count_output(struct t2m_xform *x, uint32_t in, uint32_t out)
 {
 	(void)out;
-	x->outs_at[in + 1]++;
+	x->at[place(x, in) + 1]++;
 }
 
-/* outs_at[in] is where the next output of in goes, until all are in. */
+/* at[k] is where the next output of input k goes, until all are in. */
 static void
 put_output(struct t2m_xform *x, uint32_t in, uint32_t out)
 {
-	x->outs_all[x->outs_at[in]++] = out;
+	x->pairs[x->at[place(x, in)]++] = out;
+}
+
+/* Hand the layer walked, planned, to layer(): what each input became,
+ * counted, then filled in. */
+static int
+walk_layer(struct t2m_xform *x, const struct layer *L, int (*layer)(void *,
+    const struct t2m_xlayer *, t2m_error *))
+{
+	struct t2m_xlayer l;
+	uint32_t k;
+
+	x->cur = L;
+	if (grow((void **)&x->at, &x->capat, L->n + 2, sizeof *x->at) < 0)
+		return t2m_fail(x->err, "out of memory");
+	memset(x->at, 0, (L->n + 2) * sizeof *x->at);
+	each_output(x, count_output);
+	for (k = 0; k < L->n; k++)
+		x->at[k + 1] += x->at[k];
+	if (grow((void **)&x->pairs, &x->cappairs, x->at[L->n] + 1,
+	    sizeof *x->pairs) < 0)
+		return t2m_fail(x->err, "out of memory");
+	each_output(x, put_output);
+	/* Each at[k] moved to where k + 1's began: shift back. */
+	for (k = L->n; k > 0; k--)
+		x->at[k] = x->at[k - 1];
+	x->at[0] = 0;
+	l.path = L->path;
+	l.cls = L->cls;
+	l.provenance = L->provenance;
+	l.in = L->t;
+	l.nin = L->n;
+	l.out = x->out;
+	l.at = x->at;
+	l.outs = x->pairs;
+	return layer(x->o->ctx, &l, x->err);
+}
+
+/* A manifest of its own for the next layer's outputs. */
+static int
+walk_fresh(struct t2m_xform *x)
+{
+	t2m_manifest_free(x->out);
+	x->nouts = x->njobs = 0;
+	if ((x->out = t2m_manifest_new()) == NULL)
+		return t2m_fail(x->err, "out of memory");
+	return 0;
+}
+
+/* The layer's module in its manifest, as the output would have it. */
+static int
+walk_module(struct t2m_xform *x, const struct layer *L)
+{
+	const struct t2m_attrs *a = NULL;
+	struct t2m_module *mod;
+	long k = t2m_manifest_find_module(x->in, L->path);
+	uint32_t i;
+
+	if (k >= 0)
+		a = &x->in->modules[k].attrs;
+	if ((mod = t2m_manifest_add_module(x->out, L->path, x->err)) == NULL)
+		return -1;
+	for (i = 0; a && i < a->n; i++)
+		if (t2m_attrs_set(x->out, &mod->attrs, a->kv[i].key,
+		    a->kv[i].val, x->err) < 0)
+			return -1;
+	return 0;
 }
 
 int
-t2m_xform_outputs(struct t2m_xform *x, uint32_t i, const uint32_t **outs,
-    uint32_t *n, t2m_error *err)
+t2m_xform_walk(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
+    int (*layer)(void *ctx, const struct t2m_xlayer *l, t2m_error *err),
+    t2m_error *err)
 {
-	uint32_t k, nin = x->in->ntensors;
+	struct t2m_xform *x;
+	struct layer L;
+	uint32_t k;
+	int rc = -1;
 
-	if (x->outs_at == NULL) {
-		/* Built once: counted, then filled. */
-		if ((x->outs_at = calloc(nin + 2, sizeof *x->outs_at)) == NULL)
-			return t2m_fail(err, "out of memory");
-		each_output(x, count_output);
-		for (k = 0; k < nin; k++)
-			x->outs_at[k + 1] += x->outs_at[k];
-		if ((x->outs_all = malloc((x->outs_at[nin] + 1) *
-		    sizeof *x->outs_all)) == NULL) {
-			free(x->outs_at);
-			x->outs_at = NULL;
-			return t2m_fail(err, "out of memory");
-		}
-		each_output(x, put_output);
-		/* Each outs_at[k] moved to where k + 1's began: shift back. */
-		for (k = nin; k > 0; k--)
-			x->outs_at[k] = x->outs_at[k - 1];
-		x->outs_at[0] = 0;
+	if (o->reverse)
+		return t2m_fail(err, "internal: the way back is not walked");
+	if ((x = calloc(1, sizeof *x)) == NULL ||
+	    (x->kept = calloc(m->ntensors / 8 + 1, 1)) == NULL) {
+		free(x);
+		return t2m_fail(err, "out of memory");
 	}
-	*outs = x->outs_all + x->outs_at[i];
-	*n = x->outs_at[i + 1] - x->outs_at[i];
-	return 0;
+	x->in = m;
+	x->types = o->types;
+	x->o = o;
+	x->err = err;
+	x->walk = 1;
+	if (t2m_xform_converted(m)) {
+		for (k = 0; k < m->ntensors; k++) {
+			memset(&L, 0, sizeof L);
+			L.t = &k;
+			L.n = 1;
+			if (walk_fresh(x) < 0 || same(x, k) < 0 ||
+			    walk_layer(x, &L, layer) < 0)
+				goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	/*
+	 * Nothing is written, so the recipes for the way back are not
+	 * kept; but they go in the metadata, and a plan fails when they
+	 * overfill it.  Unless it is half full already, that would take
+	 * recipes of many gigabytes.
+	 */
+	x->gather = m->meta.n > T2M_MAX_ATTRS / 2;
+	if (group(x) < 0)
+		goto out;
+	for (k = 0; k < x->ngroups; k++) {
+		if (layer_of(x, k, &L) < 0 ||
+		    walk_fresh(x) < 0 || walk_module(x, &L) < 0 ||
+		    resolve(x, &L) < 0 || describe(x, &L) < 0 ||
+		    apply_layer(x, &L) < 0 || walk_layer(x, &L, layer) < 0)
+			goto out;
+	}
+	if (x->gather && (walk_fresh(x) < 0 || copy_maps(x, 0) < 0 ||
+	    store_recipes(x) < 0))
+		goto out;
+	rc = 0;
+out:
+	t2m_xform_free(x);
+	return rc;
 }
 
 /* ---- running it ---- */

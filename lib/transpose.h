@@ -40,9 +40,6 @@ struct t2m_xform_opts {
 	void (*blocker)(void *ctx, const char *kind, const char *where,
 	    const char *msg);
 	void *ctx;
-	/* The plan is only looked at (t2m_xform_outputs), never run: what
-	 * running needs is let go once it is made. */
-	int plan_only;
 };
 
 /*
@@ -62,10 +59,36 @@ struct t2m_xform *t2m_xform_plan(const struct t2m_manifest *m,
  * weight norm, whose owner is the module it norms).
  */
 void t2m_tensor_owner(const char *name, size_t *plen, const char **param);
-/* The outputs input tensor i becomes (positions in the output). */
-int t2m_xform_outputs(struct t2m_xform *x, uint32_t i, const uint32_t **outs,
-    uint32_t *n, t2m_error *err);
 void t2m_xform_free(struct t2m_xform *x);
+/* Whether m is in MLX layout already: a plan passes it on unchanged. */
+int t2m_xform_converted(const struct t2m_manifest *m);
+
+/*
+ * A layer of the plan as t2m_xform_walk makes it: the module, its class
+ * and where the class came from, the input tensors it owns (positions
+ * in the input, rising) and what each becomes: in[k] becomes
+ * out->tensors[outs[j]] for at[k] <= j < at[k + 1], in the order
+ * t2m-transpose writes them.  When m is converted already, nothing is:
+ * each tensor comes alone, as itself, with path, cls and provenance NULL.
+ */
+struct t2m_xlayer {
+	const char *path, *cls, *provenance;
+	const uint32_t *in;
+	uint32_t nin;
+	const struct t2m_manifest *out;
+	const uint32_t *at, *outs;
+};
+
+/*
+ * Plan m's conversion to MLX layout as t2m_xform_plan does, failing where
+ * it fails, but a layer at a time: layer(o->ctx, ...) gets each, in the
+ * order of their first tensors, and what the layer became is let go when
+ * it returns, so no output manifest is held whole.  For reports; there is
+ * nothing to run.  A failing layer() stops the walk.
+ */
+int t2m_xform_walk(const struct t2m_manifest *m,
+    const struct t2m_xform_opts *o, int (*layer)(void *ctx,
+    const struct t2m_xlayer *l, t2m_error *err), t2m_error *err);
 /* The plan's output manifest must go to w before any data. */
 /* Feed n bytes of input tensor `index` (the next ones, in order). */
 int t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
@@ -79,20 +102,27 @@ int64_t t2m_xform_identity(const struct t2m_xform *x, uint32_t index);
 /* After the last input byte: check everything was written. */
 int t2m_xform_finish(struct t2m_xform *x, t2m_error *err);
 
+/* What a report is written as. */
+enum {
+	T2M_REPORT_JSON,	/* one JSON document, for programs */
+	T2M_REPORT_TABLE	/* a summary and tables, for people */
+};
+
 /*
- * The portability report of m (t2m-analyze(1)), as one JSON document
- * appended to b: tensors, layers with their status, coverage, blockers,
- * the plan t2m-transpose would follow, warnings.
+ * The portability report of m (t2m-analyze(1)) appended to b: tensors,
+ * layers with their status, coverage, blockers, warnings, and in JSON
+ * the plan t2m-transpose would follow.
  */
 int t2m_analyze(const struct t2m_manifest *m, const struct t2m_types *types,
-    struct t2m_buf *b, t2m_error *err);
+    int form, struct t2m_buf *b, t2m_error *err);
 /*
  * The same, with b handed to out(ctx, ...) and emptied whenever it holds
- * more than a few pages, and at the end: a large model's report need not
- * be held whole.  A failing out stops the report.
+ * more than a few pages, and at the end: a large model's report is never
+ * held whole.  Nothing is handed over before the plan is known to be
+ * sound.  A failing out stops the report.
  */
 int t2m_analyze_to(const struct t2m_manifest *m,
-    const struct t2m_types *types, struct t2m_buf *b,
+    const struct t2m_types *types, int form, struct t2m_buf *b,
     int (*out)(void *ctx, const void *p, size_t n, t2m_error *err),
     void *ctx, t2m_error *err);
 
