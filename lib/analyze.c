@@ -177,6 +177,18 @@ add_warning(void *ctx, const char *msg)
 	r->nwarnings++;
 }
 
+/* L's path as a string: itself where it ends the manifest's, else
+ * copied into buf. */
+static const char *
+lay_str(const struct lay *L, char *buf)
+{
+	if (L->path[L->len] == '\0')
+		return L->path;
+	memcpy(buf, L->path, L->len);
+	buf[L->len] = '\0';
+	return buf;
+}
+
 /*
  * Layer pos's path for the map to compare with the one looked up: as it
  * is, or copied out when it is the start of a longer string (the map
@@ -186,26 +198,15 @@ static const char *
 lay_path(const void *ctx, uint32_t pos)
 {
 	const struct report *r = ctx;
-	const struct lay *L = &r->lays[pos];
 
-	if (L->path[L->len] == '\0')
-		return L->path;
-	memcpy(r->cmp, L->path, L->len);
-	r->cmp[L->len] = '\0';
-	return r->cmp;
+	return lay_str(&r->lays[pos], r->cmp);
 }
 
 /* Layer k's path, valid until the next call. */
 static const char *
 name_of(const struct report *r, uint32_t k)
 {
-	const struct lay *L = &r->lays[k];
-
-	if (L->path[L->len] == '\0')
-		return L->path;
-	memcpy(r->name, L->path, L->len);
-	r->name[L->len] = '\0';
-	return r->name;
+	return lay_str(&r->lays[k], r->name);
 }
 
 static long
