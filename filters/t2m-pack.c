@@ -187,7 +187,7 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 			break;
 		}
 	}
-	if (rc != 0) {
+	if (rc != 0 || t2m_reader_settle(r, err) < 0) {
 		rc = -1;
 		goto out;
 	}

@@ -365,12 +365,28 @@ unsupported(int e)
  * Splicing from a pipe into a file, the kernel copies the pages while it
  * holds the pipe's lock, and the process filling that pipe spins on the
  * lock meanwhile: on a 2-core machine, most of a CPU lost.  So the pages
- * are first moved to a pipe of this process's own, which takes a moment,
- * and copied into the file from there.  -1 when there is no such pipe.
+ * are first moved to a pipe of this process's own, the relay, which takes
+ * a moment, and copied into the file from there.
+ *
+ * A write into a file costs about as much per call as a quarter of a
+ * megabyte costs to copy (the inode's times are stamped, the call set up
+ * in the kernel), and the stream comes in records of 256 KiB.  So with
+ * in->gather set, the pages of one move wait in the relay while the next
+ * move continues them in the same file, the relay has room, and more
+ * input is ready; then all go into the file in one call.  A full relay
+ * (1 MiB where the OS allows) writes fastest: bigger ones are slower
+ * again.  What waits is described by `held` and written by t2m_in_settle.
  */
 static int relay[2] = { -1, -1 };
 static size_t relay_size;
+static struct {
+	int fd;
+	uint64_t off;
+	size_t n;
+	const char *name;
+} held;
 
+/* Open the relay if it is not; -1 when there is no such pipe. */
 static int
 relay_open(void)
 {
@@ -396,30 +412,30 @@ relay_close(void)
 	close(relay[0]);
 	close(relay[1]);
 	relay[0] = relay[1] = -1;
+	held.n = 0;
 }
 
-/* Empty the relay's n bytes into `to` at off: by splice, or through buf
+/* Empty the relay into held.fd at held.off: by splice, or through buf
  * where the file system cannot take a splice.  0, or -1 with errno. */
 static int
-relay_drain(int to, uint64_t off, size_t n, unsigned char *buf,
-    size_t bufsize)
+relay_drain(unsigned char *buf, size_t bufsize)
 {
 	loff_t o;
 	ssize_t r;
 	size_t k;
 
-	while (n > 0) {
-		o = (loff_t)off;
-		r = splice(relay[0], NULL, to, &o, n, SPLICE_F_MOVE);
+	while (held.n > 0) {
+		o = (loff_t)held.off;
+		r = splice(relay[0], NULL, held.fd, &o, held.n, SPLICE_F_MOVE);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && unsupported(errno)) {
-			k = n < bufsize ? n : bufsize;
+			k = held.n < bufsize ? held.n : bufsize;
 			do
 				r = read(relay[0], buf, k);
 			while (r < 0 && errno == EINTR);
-			if (r <= 0 || t2m_pwrite_full(to, buf, (size_t)r,
-			    off) < 0) {
+			if (r <= 0 || t2m_pwrite_full(held.fd, buf, (size_t)r,
+			    held.off) < 0) {
 				relay_close();
 				return -1;
 			}
@@ -429,12 +445,65 @@ relay_drain(int to, uint64_t off, size_t n, unsigned char *buf,
 			relay_close();
 			return -1;
 		}
-		off += (uint64_t)r;
-		n -= (size_t)r;
+		held.off += (uint64_t)r;
+		held.n -= (size_t)r;
 	}
 	return 0;
 }
+
+/*
+ * Move up to k bytes from pipe `from` into the relay, bound for `to` at
+ * off: after what waits there if they continue it and fit.  Returns the
+ * count, 0 at end of input, -1 with errno and *wfail.
+ */
+static ssize_t
+relay_fill(int from, int to, uint64_t off, size_t k, unsigned char *buf,
+    size_t bufsize, int *wfail)
+{
+	ssize_t r;
+
+	if (held.n > 0 && (to != held.fd || off != held.off + held.n ||
+	    held.n == relay_size) && relay_drain(buf, bufsize) < 0)
+		goto werr;
+	if (k > relay_size - held.n)
+		k = relay_size - held.n;
+	/* Not waiting, while the relay holds bytes: input that is not
+	 * there yet, or a relay full of part-pages, says EAGAIN, and the
+	 * relay is written meanwhile. */
+	while ((r = splice(from, NULL, relay[1], NULL, k, SPLICE_F_MOVE |
+	    (held.n > 0 ? SPLICE_F_NONBLOCK : 0))) < 0 &&
+	    errno == EAGAIN && held.n > 0)
+		if (relay_drain(buf, bufsize) < 0)
+			goto werr;
+	if (r <= 0)
+		return r;
+	if (held.n == 0) {
+		held.fd = to;
+		held.off = off;
+	}
+	held.n += (size_t)r;
+	return r;
+werr:
+	*wfail = 1;
+	return -1;
+}
 #endif
+
+int
+t2m_in_settle(struct t2m_in *in, t2m_error *err)
+{
+#ifdef HAVE_SPLICE
+	if (held.n > 0 && relay_drain(in->buf, in->cap) < 0) {
+		t2m_fail_errno(err, "write error");
+		err->subject = held.name;
+		return -1;
+	}
+#else
+	(void)in;
+	(void)err;
+#endif
+	return 0;
+}
 
 /*
  * Move up to n bytes from descriptor `from` (at *foff when foff, else at
@@ -461,15 +530,10 @@ move(int from, uint64_t *foff, int to, uint64_t *toff, uint64_t n,
 		to_ = toff ? (loff_t)*toff : 0;
 		if (foff == NULL && toff != NULL && relay_open() == 0) {
 			/* pipe to file: by way of the relay */
-			if (k > relay_size)
-				k = relay_size;
-			r = splice(from, NULL, relay[1], NULL, k,
-			    SPLICE_F_MOVE);
-			if (r > 0 && relay_drain(to, *toff, (size_t)r, buf,
-			    bufsize) < 0) {
-				*wfail = 1;
+			r = relay_fill(from, to, *toff, k, buf, bufsize,
+			    wfail);
+			if (r < 0 && *wfail)
 				return -1;
-			}
 		} else
 			r = splice(from, foff ? &fo : NULL, to,
 			    toff ? &to_ : NULL, k, SPLICE_F_MOVE);
@@ -563,8 +627,16 @@ t2m_in_move(struct t2m_in *in, int to, uint64_t *toff, uint64_t n,
 	}
 	/* A regular file is read at pos, a pipe wherever it is. */
 	foff = in->pos;
+#ifdef HAVE_SPLICE
+	held.name = toname;
+#endif
 	r = move(in->fd, in->regular ? &foff : NULL, to, toff, n - done,
 	    in->buf, in->cap, &wfail);
+#ifdef HAVE_SPLICE
+	if (r >= 0 && !in->gather && held.n > 0 &&
+	    relay_drain(in->buf, in->cap) < 0)
+		goto werr;
+#endif
 	if (r < 0) {
 		if (wfail)
 			goto werr;

@@ -734,7 +734,18 @@ int
 t2m_reader_move(struct t2m_reader *r, int fd, uint64_t off,
     const char *name, t2m_error *err)
 {
-	return payload_move(r, fd, &off, r->left, name, err);
+	int rc;
+
+	r->in.gather = 1;
+	rc = payload_move(r, fd, &off, r->left, name, err);
+	r->in.gather = 0;
+	return rc;
+}
+
+int
+t2m_reader_settle(struct t2m_reader *r, t2m_error *err)
+{
+	return t2m_in_settle(&r->in, err);
 }
 
 /* ---- writer ---- */

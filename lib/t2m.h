@@ -215,6 +215,10 @@ struct t2m_in {
 	/* Instead of read(2) on fd: a decompressor or archive member. */
 	ssize_t (*readfn)(void *ctx, void *p, size_t n, t2m_error *err);
 	void *rctx;
+	/* Moves from a pipe into a file may leave their last bytes (up to a
+	 * pipe's worth) waiting, for the next move to join or for
+	 * t2m_in_settle to write. */
+	int gather;
 };
 
 int t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
@@ -252,6 +256,9 @@ int t2m_in_at_end(struct t2m_in *in, t2m_error *err);
  */
 int64_t t2m_in_move(struct t2m_in *in, int to, uint64_t *toff, uint64_t n,
     const char *toname, t2m_error *err);
+/* Write what moves with in->gather set left waiting: before the files
+ * they went to are used otherwise.  -1 on error, as t2m_in_move. */
+int t2m_in_settle(struct t2m_in *in, t2m_error *err);
 /*
  * Read the next n bytes of input into p, exactly, and write them to
  * descriptor `to` as well.  Pipe to pipe on Linux the bytes are passed on
@@ -342,11 +349,14 @@ ssize_t t2m_reader_read(struct t2m_reader *r, void *p, size_t n,
     t2m_error *err);
 /*
  * Write what is left of the current payload to descriptor fd at offset
- * off, by splice(2) where the OS can.  A failed write sets err->subject
- * to name.
+ * off, by splice(2) where the OS can.  Its last bytes may wait to be
+ * joined with the next payload's: t2m_reader_settle writes them, and must
+ * be called before the files are used otherwise.  A failed write sets
+ * err->subject to name.
  */
 int t2m_reader_move(struct t2m_reader *r, int fd, uint64_t off,
     const char *name, t2m_error *err);
+int t2m_reader_settle(struct t2m_reader *r, t2m_error *err);
 /* Append what is left of the current payload to tensor `index` of w, the
  * same way: a tensor that passes through unchanged is never copied. */
 int t2m_reader_pass(struct t2m_reader *r, struct t2m_writer *w,
