@@ -122,6 +122,7 @@ struct t2m_xform {
 	 */
 	int walk;
 	int gather;		/* the recipes, which may not fit */
+	unsigned char *spare[2];	/* buffers to use again (big_alloc) */
 	unsigned char *kept;	/* a bit per input named by an output */
 	struct t2m_strmap made;
 	struct xblock *strings;	/* made names */
@@ -130,6 +131,74 @@ struct t2m_xform {
 	uint32_t *at, *pairs;	/* its inputs' outputs (t2m_xlayer) */
 	uint32_t capat, cappairs;
 };
+
+/*
+ * Buffers for held tensors and what is made from them.  A buffer of
+ * megabytes given back to the C library goes back to the system, and the
+ * next one is faulted in again a page at a time: for a conv model, a third
+ * of t2m-transpose's time.  So the last two given back are kept, and the
+ * next request they fit takes the smaller that does.  Two: a tensor and
+ * what a permutation makes of it.  A request neither fits lets both go
+ * first, so that the spares never add to the most held at once.  Each
+ * buffer's size is kept in front of it.
+ */
+#define BIG_HEAD 16		/* keeps the buffer as aligned as malloc's */
+
+static size_t
+big_size(const unsigned char *p)
+{
+	size_t n;
+
+	memcpy(&n, p - BIG_HEAD, sizeof n);
+	return n;
+}
+
+static unsigned char *
+big_alloc(struct t2m_xform *x, uint64_t n)
+{
+	unsigned char *p;
+	size_t size;
+	int i, best = -1;
+
+	for (i = 0; i < 2; i++)
+		if (x->spare[i] != NULL && big_size(x->spare[i]) >= n &&
+		    (best < 0 || big_size(x->spare[i]) <
+		    big_size(x->spare[best])))
+			best = i;
+	if (best >= 0) {
+		p = x->spare[best];
+		x->spare[best] = NULL;
+		return p;
+	}
+	for (i = 0; i < 2; i++) {
+		if (x->spare[i] != NULL)
+			free(x->spare[i] - BIG_HEAD);
+		x->spare[i] = NULL;
+	}
+	if (n > SIZE_MAX - BIG_HEAD || (p = malloc(BIG_HEAD + n)) == NULL)
+		return NULL;
+	size = (size_t)n;
+	memcpy(p, &size, sizeof size);
+	return p + BIG_HEAD;
+}
+
+/* Give p back: kept in place of the smaller spare, or freed. */
+static void
+big_free(struct t2m_xform *x, unsigned char *p)
+{
+	int i = x->spare[0] == NULL || (x->spare[1] != NULL &&
+	    big_size(x->spare[0]) < big_size(x->spare[1])) ? 0 : 1;
+
+	if (p == NULL)
+		return;
+	if (x->spare[i] != NULL && big_size(x->spare[i]) >= big_size(p)) {
+		free(p - BIG_HEAD);
+		return;
+	}
+	if (x->spare[i] != NULL)
+		free(x->spare[i] - BIG_HEAD);
+	x->spare[i] = p;
+}
 
 static void
 xwarn(struct t2m_xform *x, const char *fmt, ...)
@@ -1702,9 +1771,13 @@ t2m_xform_free(struct t2m_xform *x)
 		if (x->ins[k].npass > 1)
 			free(x->ins[k].pass.many);
 	for (k = 0; k < x->nholds; k++) {
-		free(x->holds[k].buf);
+		if (x->holds[k].buf != NULL)
+			free(x->holds[k].buf - BIG_HEAD);
 		free(x->holds[k].jobs);
 	}
+	for (k = 0; k < 2; k++)
+		if (x->spare[k] != NULL)
+			free(x->spare[k] - BIG_HEAD);
 	free(x->holds);
 	ungroup(x);
 	free(x->ins);
@@ -1979,7 +2052,7 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 
 	switch (j->op) {
 	case X_PERMUTE:
-		if ((tmp = malloc(a->nbytes ? a->nbytes : 1)) == NULL)
+		if ((tmp = big_alloc(x, a->nbytes)) == NULL)
 			goto nomem;
 		t2m_permute(tmp, pa, a->ndim, a->shape, j->perm, esz);
 		rc = put_all(x, w, j->out[0], dt, tmp, a->nbytes, err);
@@ -1987,7 +2060,7 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 	case X_SUM:
 		/* RNN and LSTM: bias = bias_ih + bias_hh */
 		n = a->nbytes / esz;
-		if ((tmp = malloc(a->nbytes ? a->nbytes : 1)) == NULL)
+		if ((tmp = big_alloc(x, a->nbytes)) == NULL)
 			goto nomem;
 		for (k = 0; k < n; k++)
 			t2m_set_float(tmp, dt, k, t2m_get_float(pa, dt, k) +
@@ -1998,7 +2071,7 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 		/* b = [ih[:2H] + hh[:2H], ih[2H:]], bhn = hh[2H:] */
 		n = a->nbytes / esz;
 		H = n / 3;
-		if ((tmp = malloc(a->nbytes ? a->nbytes : 1)) == NULL)
+		if ((tmp = big_alloc(x, a->nbytes)) == NULL)
 			goto nomem;
 		for (k = 0; k < n; k++)
 			t2m_set_float(tmp, dt, k, k < 2 * H ?
@@ -2026,7 +2099,7 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 			else if ((int)d > dim)
 				inner *= v->shape[d];
 		}
-		if ((tmp = malloc(v->nbytes ? v->nbytes : 1)) == NULL)
+		if ((tmp = big_alloc(x, v->nbytes)) == NULL)
 			goto nomem;
 		if (dim < 0) {
 			for (s = 0, k = 0; k < n; k++)
@@ -2058,13 +2131,13 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 		}
 		res = tmp;
 		if (j->permute) {
-			if ((res = malloc(v->nbytes ? v->nbytes : 1)) == NULL)
+			if ((res = big_alloc(x, v->nbytes)) == NULL)
 				goto nomem;
 			t2m_permute(res, tmp, v->ndim, v->shape, j->perm, esz);
 		}
 		rc = put_all(x, w, j->out[0], dt, res, v->nbytes, err);
 		if (res != tmp)
-			free(res);
+			big_free(x, res);
 		break;
 	}
 	case X_CONCAT:
@@ -2081,7 +2154,7 @@ run_job(struct t2m_xform *x, struct t2m_writer *w, struct xjob *j,
 nomem:
 	t2m_fail(err, "out of memory");
 out:
-	free(tmp);
+	big_free(x, tmp);
 	return rc;
 }
 
@@ -2115,8 +2188,8 @@ t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
 			return -1;
 	}
 	if (h) {
-		if (h->buf == NULL && (h->buf = malloc(t->nbytes ?
-		    t->nbytes : 1)) == NULL)
+		if (h->buf == NULL && (h->buf = big_alloc(x, t->nbytes)) ==
+		    NULL)
 			return t2m_fail(err, "out of memory holding tensor "
 			    "'%s' (%llu bytes)", t->name,
 			    (unsigned long long)t->nbytes);
@@ -2135,7 +2208,7 @@ t2m_xform_data(struct t2m_xform *x, struct t2m_writer *w, uint32_t index,
 		for (s = 0; s < (uint32_t)j->nsrc; s++) {
 			hs = hold_of(x, j->src[s]);
 			if (--hs->jobs_left == 0) {
-				free(hs->buf);
+				big_free(x, hs->buf);
 				hs->buf = NULL;
 			}
 		}
