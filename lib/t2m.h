@@ -210,6 +210,7 @@ struct t2m_in {
 	uint64_t pos;		/* offset of the next byte handed out */
 	uint64_t size;		/* file size when regular, else 0 */
 	int regular;		/* a regular file: size known, pread works */
+	int fifo;		/* a pipe */
 	int eof;
 	size_t maxread;		/* cap on one read(2); 0 = none (tests) */
 	/* Instead of read(2) on fd: a decompressor or archive member. */
