@@ -4,6 +4,8 @@
  * end record.  Both sides hold O(chunk) bytes of tensor data and O(number
  * of tensors) of bookkeeping, never a whole tensor.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -759,12 +761,14 @@ struct t2m_writer {
 	uint64_t records, bytes;
 	unsigned char *buf;
 	size_t len, cap;
+	int fifo;		/* fd is a pipe */
 };
 
 struct t2m_writer *
 t2m_writer_new(int fd, const char *name, size_t chunk, t2m_error *err)
 {
 	struct t2m_writer *w;
+	struct stat st;
 
 	if (isatty(fd)) {
 		t2m_fail(err, "refusing to write binary data to a terminal");
@@ -777,6 +781,7 @@ t2m_writer_new(int fd, const char *name, size_t chunk, t2m_error *err)
 		return NULL;
 	}
 	t2m_pipe_grow(fd);
+	w->fifo = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 	w->fd = fd;
 	w->name = name;
 	w->chunk = chunk ? chunk : T2M_CHUNK_DEFAULT;
@@ -804,10 +809,19 @@ werr(struct t2m_writer *w, t2m_error *err)
 }
 
 static int
+wwrite(struct t2m_writer *w, const void *p, size_t n, t2m_error *err)
+{
+	if ((w->fifo ? t2m_pipe_write(w->fd, p, n) :
+	    t2m_write_full(w->fd, p, n)) < 0)
+		return werr(w, err);
+	return 0;
+}
+
+static int
 wflush(struct t2m_writer *w, t2m_error *err)
 {
-	if (w->len > 0 && t2m_write_full(w->fd, w->buf, w->len) < 0)
-		return werr(w, err);
+	if (w->len > 0 && wwrite(w, w->buf, w->len, err) < 0)
+		return -1;
 	w->len = 0;
 	return 0;
 }
@@ -818,11 +832,8 @@ wput(struct t2m_writer *w, const void *p, size_t n, t2m_error *err)
 {
 	if (n > w->cap - w->len && wflush(w, err) < 0)
 		return -1;
-	if (n >= w->cap) {
-		if (t2m_write_full(w->fd, p, n) < 0)
-			return werr(w, err);
-		return 0;
-	}
+	if (n >= w->cap)
+		return wwrite(w, p, n, err);
 	memcpy(w->buf + w->len, p, n);
 	w->len += n;
 	return 0;

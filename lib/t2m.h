@@ -282,6 +282,8 @@ void t2m_pipe_grow(int fd);
 
 /* write(2) until done; EINTR retried.  -1 with errno set on failure. */
 int t2m_write_full(int fd, const void *p, size_t n);
+/* The same, to a pipe, so that its reader is not drawn to this CPU. */
+int t2m_pipe_write(int fd, const void *p, size_t n);
 int t2m_pwrite_full(int fd, const void *p, size_t n, uint64_t off);
 
 /*
