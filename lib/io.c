@@ -65,6 +65,34 @@ pipe_read(int fd, void *p, size_t n)
 	return read(fd, p, n);
 }
 
+#ifdef HAVE_SPLICE
+/* A pipe for this process's own use, as big as the OS allows, its size in
+ * *size.  -1 when there is none. */
+static int
+own_pipe(int p[2], size_t *size)
+{
+	int sz;
+
+	if (pipe(p) < 0)
+		return -1;
+	(void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	t2m_pipe_grow(p[1]);
+	sz = fcntl(p[1], F_GETPIPE_SZ);
+	*size = sz > 0 ? (size_t)sz : 65536;
+	return 0;
+}
+
+/* Close it, and what it holds with it. */
+static void
+own_pipe_close(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+	p[0] = p[1] = -1;
+}
+#endif
+
 /*
  * Ask for a bigger buffer on a pipe: with the default 64 KiB each side
  * wakes the other sixteen times per megabyte.  Where the OS has no
@@ -353,19 +381,10 @@ t2m_pipe_write(int fd, const void *p, size_t n)
 	const unsigned char *b = p;
 	size_t k, left;
 	ssize_t r;
-	int sz, e;
+	int e;
 
-	if (!no_stage && stage[0] < 0) {
-		if (pipe(stage) < 0)
-			no_stage = 1;
-		else {
-			(void)fcntl(stage[0], F_SETFD, FD_CLOEXEC);
-			(void)fcntl(stage[1], F_SETFD, FD_CLOEXEC);
-			t2m_pipe_grow(stage[1]);
-			sz = fcntl(stage[1], F_GETPIPE_SZ);
-			stage_size = sz > 0 ? (size_t)sz : 65536;
-		}
-	}
+	if (!no_stage && stage[0] < 0 && own_pipe(stage, &stage_size) < 0)
+		no_stage = 1;
 	while (!no_stage && n > 0) {
 		/* The stage is empty: this much fits without waiting. */
 		k = n < stage_size ? n : stage_size;
@@ -387,9 +406,7 @@ t2m_pipe_write(int fd, const void *p, size_t n)
 		}
 		if (no_stage) {
 			/* Back to write(2), from these bytes on. */
-			close(stage[0]);
-			close(stage[1]);
-			stage[0] = stage[1] = -1;
+			own_pipe_close(stage);
 			break;
 		}
 		b += k;
@@ -399,9 +416,7 @@ t2m_pipe_write(int fd, const void *p, size_t n)
 fail:
 	/* What is left in the stage must not go out with the next write. */
 	e = errno;
-	close(stage[0]);
-	close(stage[1]);
-	stage[0] = stage[1] = -1;
+	own_pipe_close(stage);
 	errno = e;
 	return -1;
 #else
@@ -495,18 +510,7 @@ static struct {
 static int
 relay_open(void)
 {
-	int sz;
-
-	if (relay[0] >= 0)
-		return 0;
-	if (pipe(relay) < 0)
-		return -1;
-	(void)fcntl(relay[0], F_SETFD, FD_CLOEXEC);
-	(void)fcntl(relay[1], F_SETFD, FD_CLOEXEC);
-	t2m_pipe_grow(relay[1]);
-	sz = fcntl(relay[1], F_GETPIPE_SZ);
-	relay_size = sz > 0 ? (size_t)sz : 65536;
-	return 0;
+	return relay[0] >= 0 ? 0 : own_pipe(relay, &relay_size);
 }
 
 /* Bytes left in the relay after a failure would be taken for the next
@@ -514,9 +518,7 @@ relay_open(void)
 static void
 relay_close(void)
 {
-	close(relay[0]);
-	close(relay[1]);
-	relay[0] = relay[1] = -1;
+	own_pipe_close(relay);
 	held.n = 0;
 }
 
