@@ -97,22 +97,24 @@ own_pipe_close(int p[2])
  * Ask for a bigger buffer on a pipe: with the default 64 KiB each side
  * wakes the other sixteen times per megabyte.  Where the OS has no
  * F_SETPIPE_SZ, or refuses (a lowered pipe-max-size), nothing changes.
+ * 1 when fd is a pipe.
  */
-void
+int
 t2m_pipe_grow(int fd)
 {
-#ifdef F_SETPIPE_SZ
 	struct stat st;
+#ifdef F_SETPIPE_SZ
 	int size;
+#endif
 
 	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
-		return;
+		return 0;
+#ifdef F_SETPIPE_SZ
 	for (size = T2M_PIPE_SIZE; size > 65536; size /= 2)
 		if (fcntl(fd, F_SETPIPE_SZ, size) >= 0)
-			return;
-#else
-	(void)fd;
+			break;
 #endif
+	return 1;
 }
 
 int

@@ -4,8 +4,6 @@
  * end record.  Both sides hold O(chunk) bytes of tensor data and O(number
  * of tensors) of bookkeeping, never a whole tensor.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -768,7 +766,6 @@ struct t2m_writer *
 t2m_writer_new(int fd, const char *name, size_t chunk, t2m_error *err)
 {
 	struct t2m_writer *w;
-	struct stat st;
 
 	if (isatty(fd)) {
 		t2m_fail(err, "refusing to write binary data to a terminal");
@@ -780,8 +777,7 @@ t2m_writer_new(int fd, const char *name, size_t chunk, t2m_error *err)
 		t2m_fail(err, "out of memory");
 		return NULL;
 	}
-	t2m_pipe_grow(fd);
-	w->fifo = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+	w->fifo = t2m_pipe_grow(fd);
 	w->fd = fd;
 	w->name = name;
 	w->chunk = chunk ? chunk : T2M_CHUNK_DEFAULT;

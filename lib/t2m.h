@@ -276,9 +276,10 @@ int t2m_move_range(int from, uint64_t off, int to, uint64_t n, void *buf,
 
 /* ---- byte output ------------------------------------------------------- */
 
-/* Pipes get buffers of this size where the OS allows (Linux). */
+/* Pipes get buffers of this size where the OS allows (Linux);
+ * t2m_pipe_grow asks for it, and says 1 when fd is a pipe. */
 #define T2M_PIPE_SIZE	(1 << 20)
-void t2m_pipe_grow(int fd);
+int t2m_pipe_grow(int fd);
 
 /* write(2) until done; EINTR retried.  -1 with errno set on failure. */
 int t2m_write_full(int fd, const void *p, size_t n);

@@ -153,6 +153,14 @@ big_size(const unsigned char *p)
 	return n;
 }
 
+/* Free a buffer of big_alloc's, if there is one. */
+static void
+big_drop(unsigned char *p)
+{
+	if (p != NULL)
+		free(p - BIG_HEAD);
+}
+
 static unsigned char *
 big_alloc(struct t2m_xform *x, uint64_t n)
 {
@@ -171,8 +179,7 @@ big_alloc(struct t2m_xform *x, uint64_t n)
 		return p;
 	}
 	for (i = 0; i < 2; i++) {
-		if (x->spare[i] != NULL)
-			free(x->spare[i] - BIG_HEAD);
+		big_drop(x->spare[i]);
 		x->spare[i] = NULL;
 	}
 	if (n > SIZE_MAX - BIG_HEAD || (p = malloc(BIG_HEAD + n)) == NULL)
@@ -192,11 +199,10 @@ big_free(struct t2m_xform *x, unsigned char *p)
 	if (p == NULL)
 		return;
 	if (x->spare[i] != NULL && big_size(x->spare[i]) >= big_size(p)) {
-		free(p - BIG_HEAD);
+		big_drop(p);
 		return;
 	}
-	if (x->spare[i] != NULL)
-		free(x->spare[i] - BIG_HEAD);
+	big_drop(x->spare[i]);
 	x->spare[i] = p;
 }
 
@@ -1771,13 +1777,11 @@ t2m_xform_free(struct t2m_xform *x)
 		if (x->ins[k].npass > 1)
 			free(x->ins[k].pass.many);
 	for (k = 0; k < x->nholds; k++) {
-		if (x->holds[k].buf != NULL)
-			free(x->holds[k].buf - BIG_HEAD);
+		big_drop(x->holds[k].buf);
 		free(x->holds[k].jobs);
 	}
-	for (k = 0; k < 2; k++)
-		if (x->spare[k] != NULL)
-			free(x->spare[k] - BIG_HEAD);
+	big_drop(x->spare[0]);
+	big_drop(x->spare[1]);
 	free(x->holds);
 	ungroup(x);
 	free(x->ins);
