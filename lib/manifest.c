@@ -497,23 +497,52 @@ t2m_attrs_reserve(struct t2m_manifest *m, struct t2m_attrs *a, uint32_t n,
 	return 0;
 }
 
-int
-t2m_attrs_set(struct t2m_manifest *m, struct t2m_attrs *a, const char *key,
-    const char *val, t2m_error *err)
+/* val, checked, as m keeps the value of key: a tensor's module, when m
+ * has it, shares the module's path. */
+static const char *
+attr_value(struct t2m_manifest *m, const char *key, const char *val,
+    t2m_error *err)
 {
-	const char *k, *v;
-	uint32_t i;
+	const char *v;
 	long j;
 
 	if (check_string("attribute name", key, err) < 0 ||
 	    check_string("attribute value", val, err) < 0)
-		return -1;
-	/* A tensor's module, when m has it, shares the module's path. */
+		return NULL;
 	if (strcmp(key, "module") == 0 &&
 	    (j = t2m_manifest_find_module(m, val)) >= 0)
-		v = m->modules[j].path;
-	else if ((v = intern(m, val, strlen(val))) == NULL)
+		return m->modules[j].path;
+	if ((v = intern(m, val, strlen(val))) == NULL)
+		t2m_fail(err, "out of memory");
+	return v;
+}
+
+/* Append key=v to a, v as attr_value made it. */
+static int
+attrs_append(struct t2m_manifest *m, struct t2m_attrs *a, const char *key,
+    const char *v, t2m_error *err)
+{
+	const char *k;
+
+	if (a->n + 1 > T2M_MAX_ATTRS)
+		return t2m_fail(err, "more than %u attributes", a->n);
+	if (attrs_grow(m, a, a->n + 1) < 0 ||
+	    (k = intern(m, key, strlen(key))) == NULL)
 		return t2m_fail(err, "out of memory");
+	a->kv[a->n].key = k;
+	a->kv[a->n++].val = v;
+	return 0;
+}
+
+int
+t2m_attrs_set(struct t2m_manifest *m, struct t2m_attrs *a, const char *key,
+    const char *val, t2m_error *err)
+{
+	const char *v;
+	uint32_t i;
+
+	if ((v = attr_value(m, key, val, err)) == NULL)
+		return -1;
 	for (i = 0; i < a->n; i++)
 		if (strcmp(a->kv[i].key, key) == 0) {
 			/* A shared array is copied before it changes. */
@@ -522,13 +551,70 @@ t2m_attrs_set(struct t2m_manifest *m, struct t2m_attrs *a, const char *key,
 			a->kv[i].val = v;
 			return 0;
 		}
-	if (a->n + 1 > T2M_MAX_ATTRS)
-		return t2m_fail(err, "more than %u attributes", a->n);
-	if (attrs_grow(m, a, a->n + 1) < 0 ||
-	    (k = intern(m, key, strlen(key))) == NULL)
+	return attrs_append(m, a, key, v, err);
+}
+
+int
+t2m_attrs_add(struct t2m_manifest *m, struct t2m_attrs *a, const char *key,
+    const char *val, t2m_error *err)
+{
+	const char *v;
+
+	if ((v = attr_value(m, key, val, err)) == NULL)
+		return -1;
+	if (a->cap < a->n && attrs_grow(m, a, a->n) < 0)
 		return t2m_fail(err, "out of memory");
-	a->kv[a->n].key = k;
-	a->kv[a->n++].val = v;
+	return attrs_append(m, a, key, v, err);
+}
+
+static int
+by_key_ptr(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+int
+t2m_attrs_twice(const struct t2m_attrs *a, const char **twice)
+{
+	const char **k;
+	uint32_t i, j;
+
+	*twice = NULL;
+	if (a->n <= 16) {
+		for (i = 1; i < a->n && !*twice; i++)
+			for (j = 0; j < i && !*twice; j++)
+				if (strcmp(a->kv[i].key, a->kv[j].key) == 0)
+					*twice = a->kv[i].key;
+		return *twice != NULL;
+	}
+	/* Sorted, the same keys come together: n log n, for the maps of
+	 * 65536 pairs a file may hold. */
+	if ((k = malloc(a->n * sizeof *k)) == NULL)
+		return -1;
+	for (i = 0; i < a->n; i++)
+		k[i] = a->kv[i].key;
+	qsort(k, a->n, sizeof *k, by_key_ptr);
+	for (i = 1; i < a->n && !*twice; i++)
+		if (strcmp(k[i], k[i - 1]) == 0)
+			*twice = k[i];
+	free(k);
+	return *twice != NULL;
+}
+
+int
+t2m_attrs_unset(struct t2m_manifest *m, struct t2m_attrs *a, const char *key)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->kv[i].key, key) == 0)
+			break;
+	if (i == a->n)
+		return 0;
+	if (a->cap < a->n && attrs_grow(m, a, a->n) < 0)
+		return -1;
+	memmove(&a->kv[i], &a->kv[i + 1], (a->n - i - 1) * sizeof a->kv[0]);
+	a->n--;
 	return 0;
 }
 

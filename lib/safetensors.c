@@ -46,7 +46,7 @@ get64le(const unsigned char *p)
 static int
 parse_metadata(struct t2m_json *j, struct t2m_manifest *m)
 {
-	const char *s;
+	const char *s, *twice;
 	char *key;
 	size_t n;
 
@@ -63,10 +63,6 @@ parse_metadata(struct t2m_json *j, struct t2m_manifest *m)
 			return -1;
 		if ((key = strdup(s)) == NULL)
 			return t2m_json_fail(j, "out of memory");
-		if (t2m_attrs_get(&m->meta, key) != NULL) {
-			free(key);
-			return t2m_json_fail(j, "__metadata__ key appears twice");
-		}
 		if (t2m_json_expect(j, ':', "':'") < 0) {
 			free(key);
 			return -1;
@@ -77,7 +73,7 @@ parse_metadata(struct t2m_json *j, struct t2m_manifest *m)
 			    "string");
 		}
 		if (t2m_json_string(j, &s, &n) < 0 ||
-		    t2m_attrs_set(m, &m->meta, key, s, j->err) < 0) {
+		    t2m_attrs_add(m, &m->meta, key, s, j->err) < 0) {
 			free(key);
 			return -1;
 		}
@@ -86,7 +82,15 @@ parse_metadata(struct t2m_json *j, struct t2m_manifest *m)
 			break;
 		t2m_json_expect(j, ',', "','");
 	}
-	return t2m_json_expect(j, '}', "',' or '}'");
+	if (t2m_json_expect(j, '}', "',' or '}'") < 0)
+		return -1;
+	switch (t2m_attrs_twice(&m->meta, &twice)) {
+	case 1:
+		return t2m_json_fail(j, "__metadata__ key appears twice");
+	case -1:
+		return t2m_json_fail(j, "out of memory");
+	}
+	return 0;
 }
 
 static int

@@ -351,6 +351,7 @@ static int
 take_attrs(struct cur *c, struct t2m_attrs *a, struct scratch *s,
     const char *what)
 {
+	const char *twice;
 	uint32_t n, i;
 
 	if (take32(c, &n, what) < 0)
@@ -366,11 +367,15 @@ take_attrs(struct cur *c, struct t2m_attrs *a, struct scratch *s,
 		if (take_str(c, &s->k, &s->kcap, "attribute name") < 0 ||
 		    take_str(c, &s->v, &s->vcap, "attribute value") < 0)
 			return -1;
-		if (t2m_attrs_get(a, s->k) != NULL)
-			return rfail(c->r, c->err, "%s: '%s' appears twice",
-			    what, s->k);
-		if (t2m_attrs_set(c->r->m, a, s->k, s->v, c->err) < 0)
+		if (t2m_attrs_add(c->r->m, a, s->k, s->v, c->err) < 0)
 			return rfail(c->r, c->err, "%s", c->err->msg);
+	}
+	switch (t2m_attrs_twice(a, &twice)) {
+	case 1:
+		return rfail(c->r, c->err, "%s: '%s' appears twice", what,
+		    twice);
+	case -1:
+		return rfail(c->r, c->err, "out of memory");
 	}
 	t2m_attrs_share(c->r->m, a);
 	return 0;

@@ -175,6 +175,17 @@ struct t2m_module *t2m_manifest_add_module(struct t2m_manifest *m,
  * short ones kept once per manifest. */
 int t2m_attrs_set(struct t2m_manifest *m, struct t2m_attrs *a,
     const char *key, const char *val, t2m_error *err);
+/* Append key=val to attrs without looking for key there already: for
+ * reading many pairs, followed by t2m_attrs_twice. */
+int t2m_attrs_add(struct t2m_manifest *m, struct t2m_attrs *a,
+    const char *key, const char *val, t2m_error *err);
+/* 1 with *twice a key of attrs that appears more than once, 0 when none
+ * does, -1 when out of memory. */
+int t2m_attrs_twice(const struct t2m_attrs *a, const char **twice);
+/* Remove key from attrs, if there; -1 only when out of memory (a shared
+ * array is copied first). */
+int t2m_attrs_unset(struct t2m_manifest *m, struct t2m_attrs *a,
+    const char *key);
 /*
  * Make room in attrs for n more pairs, from m's arena; an empty attrs gets
  * exactly n.  Only an economy: t2m_attrs_set makes room as it needs.

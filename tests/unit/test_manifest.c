@@ -371,3 +371,65 @@ TEST(posmap_grows_and_finds)
 	for (i = 0; i < 5000; i++)
 		free(keys[i]);
 }
+
+/* Pairs appended unchecked, then repeats found: by pairs up to 16, by
+ * sorting above; removal, from a shared array too. */
+TEST(attrs_add_twice_unset)
+{
+	struct t2m_manifest *m = t2m_manifest_new();
+	struct t2m_attrs *a, *b;
+	const char *twice;
+	char key[32];
+	t2m_error err;
+	int i, bad = 0;
+
+	CHECK(m != NULL);
+	a = &m->meta;
+	for (i = 0; i < 5; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		bad += t2m_attrs_add(m, a, key, "v", &err) < 0;
+	}
+	CHECK_INT(0, bad);
+	CHECK_INT(0, t2m_attrs_twice(a, &twice));
+	CHECK(twice == NULL);
+	CHECK_INT(0, t2m_attrs_add(m, a, "k3", "again", &err));
+	CHECK_INT(1, t2m_attrs_twice(a, &twice));
+	CHECK_STR("k3", twice);
+	b = &m->info;
+	for (i = 0; i < 5000; i++) {
+		snprintf(key, sizeof key, "key.%d", (i * 7919) % 5000);
+		bad += t2m_attrs_add(m, b, key, "v", &err) < 0;
+	}
+	CHECK_INT(0, bad);
+	CHECK_INT(5000, b->n);
+	CHECK_INT(0, t2m_attrs_twice(b, &twice));
+	CHECK_INT(0, t2m_attrs_add(m, b, "key.4321", "v", &err));
+	CHECK_INT(1, t2m_attrs_twice(b, &twice));
+	CHECK_STR("key.4321", twice);
+
+	/* Unset: the pairs after move up; a missing key is no error. */
+	CHECK_INT(0, t2m_attrs_unset(m, a, "k1"));
+	CHECK_INT(5, a->n);
+	CHECK(t2m_attrs_get(a, "k1") == NULL);
+	CHECK_STR("k2", a->kv[1].key);
+	CHECK_INT(0, t2m_attrs_unset(m, a, "nothing"));
+	CHECK_INT(5, a->n);
+
+	/* Two tensors sharing one array: removing from one leaves the
+	 * other whole. */
+	CHECK(t2m_manifest_add(m, "x", T2M_U8, 0, NULL, &err) != NULL);
+	CHECK(t2m_manifest_add(m, "y", T2M_U8, 0, NULL, &err) != NULL);
+	CHECK_INT(0, t2m_attrs_set(m, &m->tensors[0].attrs, "t2m.tie", "w",
+	    &err));
+	CHECK_INT(0, t2m_attrs_set(m, &m->tensors[0].attrs, "rule", "r",
+	    &err));
+	/* as t2m_attrs_share leaves them, once it has seen enough */
+	m->tensors[1].attrs = m->tensors[0].attrs;
+	m->tensors[1].attrs.cap = 0;
+	CHECK_INT(0, t2m_attrs_unset(m, &m->tensors[1].attrs, "t2m.tie"));
+	CHECK_INT(1, m->tensors[1].attrs.n);
+	CHECK_STR("r", t2m_attrs_get(&m->tensors[1].attrs, "rule"));
+	CHECK_INT(2, m->tensors[0].attrs.n);
+	CHECK_STR("w", t2m_attrs_get(&m->tensors[0].attrs, "t2m.tie"));
+	t2m_manifest_free(m);
+}

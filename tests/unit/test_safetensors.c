@@ -428,6 +428,12 @@ TEST(st_rejects_duplicates)
 	    st_read("{\"__metadata__\":\"x\"}", 0));
 	CHECK_MSG("__metadata__ key appears twice", st_read("{\"__metadata__\":"
 	    "{\"a\":\"1\",\"b\":\"2\",\"a\":\"1\"}}", 0));
+	/* Among many keys (found by sorting them). */
+	CHECK_MSG("__metadata__ key appears twice", st_read("{\"__metadata__\":"
+	    "{\"k\":\"\",\"a\":\"\",\"b\":\"\",\"c\":\"\",\"d\":\"\","
+	    "\"e\":\"\",\"f\":\"\",\"g\":\"\",\"h\":\"\",\"i\":\"\","
+	    "\"j\":\"\",\"l\":\"\",\"m\":\"\",\"n\":\"\",\"o\":\"\","
+	    "\"p\":\"\",\"q\":\"\",\"k\":\"\"}}", 0));
 	CHECK_MSG("tensor 'a' appears twice", st_read("{\"a\":" ENTRY("U8",
 	    "[4]", "[0,4]") ",\"a\":" ENTRY("U8", "[4]", "[4,8]") "}", 8));
 	/* Escapes do not hide a duplicate. */
