@@ -42,7 +42,7 @@ static struct t2m_progress progress;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-pack [-q] [-f format] [-s size] file\n");
+	fprintf(stderr, "usage: t2m-pack [-dq] [-f format] [-s size] file\n");
 	exit(2);
 }
 
@@ -132,6 +132,65 @@ header(const struct plan *p, uint32_t f, t2m_error *err)
 	return 0;
 }
 
+/* A tie's bytes differ from those of the tensor it names: the stream
+ * is not valid (t2m-stream(5)). */
+static int
+untied(const struct t2m_manifest *m, uint32_t i, t2m_error *err)
+{
+	return t2m_fail(err, "tensor '%s' has the attribute t2m.tie=%s, but "
+	    "not its bytes", m->tensors[i].name,
+	    t2m_attrs_get(&m->tensors[i].attrs, "t2m.tie"));
+}
+
+/* Read n bytes at off of a file written; -1 with errno set. */
+static int
+read_back(int fd, unsigned char *p, size_t n, uint64_t off)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		if ((r = pread(fd, p, n, (off_t)off)) < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;	/* the file is shorter */
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Tie i's bytes came with CRC-32 crc: check them against those of the
+ * tensor it names, written to its place already (unless the output is
+ * a device, such as /dev/null, that keeps nothing to check). */
+static int
+check_tie(const struct t2m_manifest *m, const struct plan *p, uint32_t i,
+    uint32_t crc, unsigned char *buf, t2m_error *err)
+{
+	uint32_t k = (uint32_t)t2m_tensor_tie(m, i), f, mine = 0;
+	uint64_t at, n;
+	struct stat st;
+	size_t len;
+
+	f = p->file ? p->file[k] : 0;
+	if (fstat(p->fd[f], &st) == 0 && !S_ISREG(st.st_mode))
+		return 0;
+	at = p->l[f].header_len + p->l[f].offset[p->sub ? p->sub[k] : k];
+	for (n = m->tensors[k].nbytes; n > 0; n -= len, at += len) {
+		len = n < BUFSIZE ? (size_t)n : BUFSIZE;
+		if (read_back(p->fd[f], buf, len, at) < 0) {
+			t2m_fail_errno(err, "read error");
+			err->subject = p->name[f];
+			return -1;
+		}
+		mine = t2m_crc32(mine, buf, len);
+	}
+	return mine == crc ? 0 : untied(m, i, err);
+}
+
 /* Copy the stream's data to its place in the safetensors files. */
 static int
 pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
@@ -141,13 +200,14 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 	unsigned char *buf, **hidden;
 	struct t2m_chunk c;
 	uint64_t at, base;
-	uint32_t i, f, s;
+	uint32_t i, f, s, *tcrc = NULL;
 	ssize_t k;
 	int rc = -1;
 
 	if ((hidden = hidden_buffers(m, p, err)) == NULL)
 		return -1;
-	if ((buf = malloc(BUFSIZE)) == NULL) {
+	if ((buf = malloc(BUFSIZE)) == NULL ||
+	    (tcrc = calloc(m->ntensors + 1, sizeof *tcrc)) == NULL) {
 		t2m_fail(err, "out of memory");
 		goto out;
 	}
@@ -169,6 +229,21 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 		s = p->sub ? p->sub[c.index] : c.index;
 		l = &p->l[f];
 		base = l->header_len + l->offset[s];
+		if (l->offset[s] == UINT64_MAX) {
+			/* A tie: its bytes are written once, as the tensor
+			 * it names; these are only checked against them. */
+			while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) >
+			    0) {
+				tcrc[c.index] = t2m_crc32(tcrc[c.index], buf,
+				    (size_t)k);
+				t2m_progress_add(&progress, (uint64_t)k);
+			}
+			if (k < 0) {
+				rc = -1;
+				break;
+			}
+			continue;
+		}
 		if (!hidden[c.index]) {
 			if (t2m_reader_move(r, p->fd[f], base + c.offset,
 			    p->name[f], err) < 0)
@@ -193,6 +268,10 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 	}
 	rc = -1;
 	for (i = 0; i < m->ntensors; i++) {
+		f = p->file ? p->file[i] : 0;
+		if (p->l[f].offset[p->sub ? p->sub[i] : i] == UINT64_MAX &&
+		    check_tie(m, p, i, tcrc[i], buf, err) < 0)
+			goto out;
 		if (!hidden[i])
 			continue;
 		f = p->file ? p->file[i] : 0;
@@ -213,27 +292,37 @@ out:
 		free(hidden[i]);
 	free(hidden);
 	free(buf);
+	free(tcrc);
 	return rc;
 }
 
 /* Copy the stream's data into the checkpoint, each tensor's CRC-32
  * computed on the way, then write the rest of the archive. */
 static int
-pack_pt(struct t2m_reader *r, struct t2m_out *o, struct t2m_pt *pt,
-    t2m_error *err)
+pack_pt(struct t2m_reader *r, const struct t2m_manifest *m,
+    struct t2m_out *o, struct t2m_pt *pt, t2m_error *err)
 {
 	unsigned char *buf;
 	struct t2m_chunk c;
 	uint64_t at;
 	ssize_t k = 0;
+	long tie;
 	int rc;
 
 	if ((buf = malloc(BUFSIZE)) == NULL)
 		return t2m_fail(err, "out of memory");
 	while ((rc = t2m_reader_next(r, &c, err)) == 1) {
-		at = t2m_pt_offset(pt, c.index) + c.offset;
+		/* A tie views the storage of the tensor it names: its bytes
+		 * are only checked (t2m_pt_untied). */
+		at = t2m_pt_offset(pt, c.index);
+		if (at != UINT64_MAX)
+			at += c.offset;
 		while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) > 0) {
 			t2m_pt_crc(pt, c.index, buf, (size_t)k);
+			if (at == UINT64_MAX) {
+				t2m_progress_add(&progress, (uint64_t)k);
+				continue;
+			}
 			if (t2m_pwrite_full(o->fd, buf, (size_t)k, at) < 0) {
 				free(buf);
 				return werr(err, o->path);
@@ -247,9 +336,22 @@ pack_pt(struct t2m_reader *r, struct t2m_out *o, struct t2m_pt *pt,
 	free(buf);
 	if (rc != 0 || k < 0)
 		return -1;
+	if ((tie = t2m_pt_untied(pt)) >= 0)
+		return untied(m, (uint32_t)tie, err);
 	if (t2m_pt_finish(pt, o->fd) < 0)
 		return werr(err, o->path);
 	return cut(o->fd, t2m_pt_size(pt), o->path, err);
+}
+
+/* -d: each name of a tied tensor is written with bytes of its own. */
+static void
+untie(struct t2m_manifest *m)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->ntensors; i++)
+		if (t2m_attrs_unset(m, &m->tensors[i].attrs, "t2m.tie") < 0)
+			errx(1, "out of memory");
 }
 
 static uint64_t
@@ -289,7 +391,7 @@ single(struct t2m_reader *r, const struct t2m_manifest *m, const char *path,
 		t2m_progress_begin(&progress, STDERR_FILENO, total_bytes(m),
 		    "t2m-pack");
 	if (pt)
-		rc = pack_pt(r, &o, pt, &e);
+		rc = pack_pt(r, m, &o, pt, &e);
 	else {
 		name = o.path;
 		p = (struct plan){ 1, &o.fd, &name, &l, NULL, NULL, NULL };
@@ -425,7 +527,7 @@ main(int argc, char *argv[])
 	enum format fmt = F_AUTO;
 	uint64_t max = 0;
 	t2m_error e;
-	int ch, quiet = 0;
+	int ch, quiet = 0, apart = 0;
 
 	argv[0] = "t2m-pack";	/* getopt's messages name the program */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -433,8 +535,11 @@ main(int argc, char *argv[])
 			err(1, "<stdout>");
 		return 0;
 	}
-	while ((ch = getopt(argc, argv, "f:qs:")) != -1)
+	while ((ch = getopt(argc, argv, "df:qs:")) != -1)
 		switch (ch) {
+		case 'd':
+			apart = 1;
+			break;
 		case 'f':
 			if (strcmp(optarg, "safetensors") == 0)
 				fmt = F_SAFETENSORS;
@@ -476,6 +581,8 @@ main(int argc, char *argv[])
 	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
 	    t2m_reader_begin(r, &m, &e) < 0)
 		errx(1, "<stdin>: %s", e.msg);
+	if (apart)
+		untie(m);
 	if (max)
 		sharded(r, m, argv[0], max, quiet);
 	else

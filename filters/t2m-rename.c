@@ -257,6 +257,30 @@ copy_attrs(struct plan *p, struct t2m_attrs *dst, const struct t2m_attrs *src,
 	return 0;
 }
 
+/* A tie (t2m.tie) names its tensor's new name, or is dropped with it. */
+static int
+retie(struct plan *p)
+{
+	struct t2m_tensor *o;
+	const char *v;
+	uint32_t i;
+	long k;
+
+	for (i = 0; i < p->out->ntensors; i++) {
+		o = &p->out->tensors[i];
+		if ((v = t2m_attrs_get(&o->attrs, "t2m.tie")) == NULL)
+			continue;
+		if ((k = t2m_manifest_find(p->in, v)) >= 0 &&
+		    p->map[k] != DROPPED) {
+			if (t2m_attrs_set(p->out, &o->attrs, "t2m.tie",
+			    p->out->tensors[p->map[k]].name, p->err) < 0)
+				return -1;
+		} else if (t2m_attrs_unset(p->out, &o->attrs, "t2m.tie") < 0)
+			return t2m_fail(p->err, "out of memory");
+	}
+	return 0;
+}
+
 /* The tensors that survive, renamed, in their input order. */
 static int
 plan_tensors(struct plan *p, const char *sel)
@@ -303,7 +327,7 @@ plan_tensors(struct plan *p, const char *sel)
 		p->map[i] = p->out->ntensors - 1;
 		p->from[p->out->ntensors - 1] = i;
 	}
-	rc = 0;
+	rc = retie(p);
 out:
 	t2m_buf_free(&b);
 	return rc;

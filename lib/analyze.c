@@ -93,8 +93,8 @@ struct report {
 	uint32_t nwarnings;
 	int nomem;
 	/* the tensors */
-	uint32_t count;
-	uint64_t total, bytes;
+	uint32_t count, nties;
+	uint64_t total, bytes, tbytes;	/* tbytes: the ties' */
 	uint64_t dcount[T2M_DTYPE_END], dparams[T2M_DTYPE_END],
 	    dbytes[T2M_DTYPE_END];
 	/* coverage */
@@ -748,6 +748,10 @@ tally(struct report *r)
 		r->dcount[t->dtype]++;
 		r->dparams[t->dtype] += numel(t);
 		r->dbytes[t->dtype] += t->nbytes;
+		if (t2m_tensor_tie(r->in, k) >= 0) {
+			r->nties++;
+			r->tbytes += t->nbytes;
+		}
 	}
 	for (k = 0; k < r->n; k++) {
 		/* parameters count where their owner is covered */
@@ -854,6 +858,7 @@ plan_entry(struct t2m_buf *b, const struct t2m_tensor *t,
     const struct t2m_xlayer *l, uint32_t k)
 {
 	const struct t2m_tensor *o;
+	const char *tie;
 	uint32_t j;
 
 	t2m_buf_str(b, "{\"name\":");
@@ -861,6 +866,10 @@ plan_entry(struct t2m_buf *b, const struct t2m_tensor *t,
 	t2m_buf_printf(b, ",\"dtype\":\"%s\",\"shape\":",
 	    t2m_dtype_name(t->dtype));
 	json_shape(b, t);
+	if ((tie = t2m_attrs_get(&t->attrs, "t2m.tie")) != NULL) {
+		t2m_buf_str(b, ",\"tie\":");
+		t2m_buf_json(b, tie);
+	}
 	t2m_buf_str(b, ",\"rule\":");
 	json_str_or_null(b, l->at[k + 1] > l->at[k] ? t2m_attrs_get(
 	    &l->out->tensors[l->outs[l->at[k]]].attrs, "rule") : NULL);
@@ -982,7 +991,8 @@ write_json(struct report *r, const struct t2m_types *types, t2m_error *err)
 			    (unsigned long long)r->dbytes[dt]);
 			first = 0;
 		}
-	t2m_buf_str(b, "}},");
+	t2m_buf_printf(b, "},\"ties\":{\"count\":%u,\"bytes\":%llu}},",
+	    r->nties, (unsigned long long)r->tbytes);
 
 	t2m_buf_str(b, "\"layers\":[");
 	for (first = 1, k = 0; k < r->n; k++) {
@@ -1124,7 +1134,11 @@ write_table(struct report *r, t2m_error *err)
 		if (r->dcount[dt])
 			t2m_buf_printf(b, " %s %.0f", t2m_dtype_name(dt),
 			    (double)r->dcount[dt]);
-	t2m_buf_printf(b, ")\ncoverage  %.1f%% of layers, %.1f%% of "
+	t2m_buf_str(b, ")\n");
+	if (r->nties)
+		t2m_buf_printf(b, "ties      %u of them (%.0f bytes) are "
+		    "other tensors' bytes\n", r->nties, (double)r->tbytes);
+	t2m_buf_printf(b, "coverage  %.1f%% of layers, %.1f%% of "
 	    "parameters\n", 100 * as_written(r->nlay ?
 	    (double)r->ncov / r->nlay : 1.0), 100 * as_written(r->total ?
 	    (double)r->cov / (double)r->total : 1.0));

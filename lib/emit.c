@@ -74,12 +74,94 @@ emit_users(const struct emitter *e, const struct pk_storage *s)
 	return e->first[s->seq + 1] - e->first[s->seq];
 }
 
+/* Order of items by what they view (storage, offset, dtype, sizes,
+ * strides), then by position: the same view comes together, its first
+ * name first. */
+static const struct th_item *sort_items;
+
+static uint64_t
+view_seq(const struct pk_tensor *x)
+{
+	return x->storage ? (uint64_t)x->storage->seq + 1 : 0;
+}
+
+static int
+by_view(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	const struct pk_tensor *x = sort_items[a].tensor;
+	const struct pk_tensor *y = sort_items[b].tensor;
+	int n;
+
+	if (view_seq(x) != view_seq(y))
+		return view_seq(x) < view_seq(y) ? -1 : 1;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	if (x->dtype != y->dtype || x->ndim != y->ndim ||
+	    (x->bits & TX_STRIDES) != (y->bits & TX_STRIDES))
+		return x->dtype != y->dtype ? x->dtype - y->dtype :
+		    x->ndim != y->ndim ? x->ndim - y->ndim :
+		    (x->bits & TX_STRIDES) - (y->bits & TX_STRIDES);
+	n = x->bits & TX_STRIDES ? 2 * x->ndim : x->ndim;
+	if (x != y && (n = memcmp(x->dim, y->dim, (size_t)n *
+	    sizeof x->dim[0])) != 0)
+		return n;
+	return a < b ? -1 : a > b;
+}
+
+static int
+same_view(const struct pk_tensor *x, const struct pk_tensor *y)
+{
+	int n = x->bits & TX_STRIDES ? 2 * x->ndim : x->ndim;
+
+	return x->storage && (x == y || (x->storage == y->storage && x->offset == y->offset &&
+	    x->dtype == y->dtype && x->ndim == y->ndim &&
+	    (x->bits & TX_STRIDES) == (y->bits & TX_STRIDES) &&
+	    memcmp(x->dim, y->dim, (size_t)n * sizeof x->dim[0]) == 0));
+}
+
+/*
+ * Names for one tensor (tied weights): the same storage, offset, dtype,
+ * sizes and strides.  Each but the first in the checkpoint's order gets
+ * t2m.tie, the first one's name (t2m-stream(5)).  Sorted, not compared
+ * pair by pair: a storage may have a great many views.
+ */
+static int
+mark_ties(struct t2m_manifest *m, uint32_t base,
+    const struct th_item *items, uint32_t nitems, t2m_error *err)
+{
+	uint32_t *v, k, first = 0;
+	int rc = 0;
+
+	if (nitems < 2)
+		return 0;
+	if ((v = malloc(nitems * sizeof *v)) == NULL)
+		return t2m_fail(err, "out of memory");
+	for (k = 0; k < nitems; k++)
+		v[k] = k;
+	/* qsort has no context argument in C11; unpack is single-threaded. */
+	sort_items = items;
+	qsort(v, nitems, sizeof *v, by_view);
+	sort_items = NULL;
+	for (k = 1; k < nitems && rc == 0; k++) {
+		if (!same_view(items[v[first]].tensor, items[v[k]].tensor)) {
+			first = k;
+			continue;
+		}
+		if (m->tensors[base + v[k]].nbytes > 0)
+			rc = t2m_attrs_set(m, &m->tensors[base + v[k]].attrs,
+			    "t2m.tie", m->tensors[base + v[first]].name, err);
+	}
+	free(v);
+	return rc;
+}
+
 int
 emit_manifest(struct t2m_manifest *m, struct th_item *items,
     uint32_t nitems, t2m_error *err)
 {
 	struct pk_tensor *x;
-	uint32_t i;
+	uint32_t i, base = m->ntensors;
 
 	/* Exactly the room needed; more than the limit fails below. */
 	if (nitems <= T2M_MAX_TENSORS - m->ntensors &&
@@ -93,7 +175,7 @@ emit_manifest(struct t2m_manifest *m, struct th_item *items,
 		free(items[i].name);
 		items[i].name = NULL;
 	}
-	return 0;
+	return mark_ties(m, base, items, nitems, err);
 }
 
 /* Reverse each element's bytes: big-endian storages become little. */

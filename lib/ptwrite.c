@@ -56,6 +56,9 @@ static const struct ptype ptypes[T2M_DTYPE_END] = {
 struct t2m_pt {
 	struct zipw z;
 	uint32_t ntensors;
+	uint32_t *key;		/* key[i]: tensor i's storage, data/<key[i]> */
+	uint32_t *entry;	/* entry[i]: its zip entry, or UINT32_MAX */
+	uint32_t *tcrc;		/* a tie's CRC-32, as its bytes go by */
 	char *names;		/* the entries' names, NUL-separated */
 	const struct t2m_manifest *m;	/* what data.pkl is made from */
 };
@@ -294,8 +297,8 @@ item(struct pickler *p, const struct t2m_tensor *t, uint32_t key,
  * else written to fd at off (-1 with errno set on a write error).
  */
 static int
-pickle_dict(const struct t2m_manifest *m, int fd, uint64_t off,
-    uint64_t *len, uint32_t *crc, t2m_error *err)
+pickle_dict(const struct t2m_manifest *m, const uint32_t *key, int fd,
+    uint64_t off, uint64_t *len, uint32_t *crc, t2m_error *err)
 {
 	struct t2m_buf b = { 0 };
 	struct pickler p;
@@ -316,7 +319,7 @@ pickle_dict(const struct t2m_manifest *m, int fd, uint64_t off,
 	for (i = 0; i < m->ntensors; i++) {
 		if (i % 1000 == 0)
 			op(&p, '(');
-		if (item(&p, &m->tensors[i], i, err) < 0)
+		if (item(&p, &m->tensors[i], key[i], err) < 0)
 			goto out;
 		if (i % 1000 == 999 || i + 1 == m->ntensors)
 			op(&p, 'u');		/* SETITEMS */
@@ -398,26 +401,44 @@ t2m_pt_layout(const struct t2m_manifest *m, const char *archive,
 	struct t2m_pt *p;
 	uint32_t i, n;
 	size_t at;
+	long tie;
 	char rel[32];
 
 	if (check(m, err) < 0)
 		return NULL;
-	n = NHEAD + m->ntensors + 1;
 	if ((p = calloc(1, sizeof *p)) == NULL ||
-	    (p->z.e = calloc(n, sizeof *p->z.e)) == NULL)
+	    (p->key = malloc((m->ntensors + 1) * sizeof *p->key)) == NULL ||
+	    (p->entry = malloc((m->ntensors + 1) * sizeof *p->entry)) ==
+	    NULL || (p->tcrc = calloc(m->ntensors + 1, sizeof *p->tcrc)) ==
+	    NULL)
 		goto nomem;
-	p->z.n = n;
+	n = NHEAD;
+	for (i = 0; i < m->ntensors; i++) {
+		p->key[i] = i;
+		p->entry[i] = UINT32_MAX;
+		if ((tie = t2m_tensor_tie(m, i)) >= 0)
+			p->key[i] = (uint32_t)tie;
+		else
+			p->entry[i] = n++;
+	}
+	if ((p->z.e = calloc(n + 1, sizeof *p->z.e)) == NULL)
+		goto nomem;
+	p->z.n = n + 1;
 	p->ntensors = m->ntensors;
 	p->m = m;
-	if (pickle_dict(m, -1, 0, &p->z.e[0].size, &p->z.e[0].crc, err) < 0)
+	if (pickle_dict(m, p->key, -1, 0, &p->z.e[0].size, &p->z.e[0].crc,
+	    err) < 0)
 		goto fail;
 	entry_name(&names, archive, "data.pkl");
 	entry_name(&names, archive, "byteorder");
 	for (i = 0; i < m->ntensors; i++) {
+		if (p->entry[i] == UINT32_MAX)
+			continue;
 		snprintf(rel, sizeof rel, "data/%u", i);
 		entry_name(&names, archive, rel);
 	}
 	entry_name(&names, archive, "version");
+	n = p->z.n;
 	p->names = names.p;
 	if (names.nomem)
 		goto nomem;
@@ -428,7 +449,8 @@ t2m_pt_layout(const struct t2m_manifest *m, const char *archive,
 	p->z.e[1].size = 6;
 	p->z.e[1].crc = t2m_crc32(0, "little", 6);
 	for (i = 0; i < m->ntensors; i++)
-		p->z.e[NHEAD + i].size = m->tensors[i].nbytes;
+		if (p->entry[i] != UINT32_MAX)
+			p->z.e[p->entry[i]].size = m->tensors[i].nbytes;
 	p->z.e[n - 1].size = 2;
 	p->z.e[n - 1].crc = t2m_crc32(0, "3\n", 2);
 	if (zipw_layout(&p->z, err) < 0)
@@ -446,7 +468,8 @@ fail:
 uint64_t
 t2m_pt_offset(const struct t2m_pt *p, uint32_t i)
 {
-	return p->z.e[NHEAD + i].data;
+	return p->entry[i] == UINT32_MAX ? UINT64_MAX :
+	    p->z.e[p->entry[i]].data;
 }
 
 uint64_t
@@ -458,7 +481,23 @@ t2m_pt_size(const struct t2m_pt *p)
 void
 t2m_pt_crc(struct t2m_pt *p, uint32_t i, const void *buf, size_t n)
 {
-	p->z.e[NHEAD + i].crc = t2m_crc32(p->z.e[NHEAD + i].crc, buf, n);
+	if (p->entry[i] != UINT32_MAX)
+		p->z.e[p->entry[i]].crc = t2m_crc32(p->z.e[p->entry[i]].crc,
+		    buf, n);
+	else
+		p->tcrc[i] = t2m_crc32(p->tcrc[i], buf, n);
+}
+
+long
+t2m_pt_untied(const struct t2m_pt *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->ntensors; i++)
+		if (p->entry[i] == UINT32_MAX &&
+		    p->tcrc[i] != p->z.e[p->entry[p->key[i]]].crc)
+			return (long)i;
+	return -1;
 }
 
 int
@@ -470,7 +509,7 @@ t2m_pt_finish(struct t2m_pt *p, int fd)
 	t2m_error err;
 
 	/* Made again as it was measured; only a write can fail now. */
-	if (pickle_dict(p->m, fd, e[0].data, &len, &crc, &err) < 0)
+	if (pickle_dict(p->m, p->key, fd, e[0].data, &len, &crc, &err) < 0)
 		return -1;
 	if (t2m_pwrite_full(fd, "little", 6, e[1].data) < 0 ||
 	    t2m_pwrite_full(fd, "3\n", 2, e[p->z.n - 1].data) < 0)
@@ -485,5 +524,8 @@ t2m_pt_free(struct t2m_pt *p)
 		return;
 	free(p->z.e);
 	free(p->names);
+	free(p->key);
+	free(p->entry);
+	free(p->tcrc);
 	free(p);
 }

@@ -424,6 +424,24 @@ t2m_tensor_hidden(const struct t2m_tensor *t)
 	return v && strcmp(v, "1") == 0;
 }
 
+long
+t2m_tensor_tie(const struct t2m_manifest *m, uint32_t i)
+{
+	const struct t2m_tensor *t = &m->tensors[i], *u;
+	const char *v = t2m_attrs_get(&t->attrs, "t2m.tie");
+	long k;
+
+	if (v == NULL || t->nbytes == 0 || t2m_tensor_hidden(t) ||
+	    (k = t2m_manifest_find(m, v)) < 0 || (uint32_t)k == i)
+		return -1;
+	u = &m->tensors[k];
+	if (t2m_tensor_hidden(u) || t2m_attrs_get(&u->attrs, "t2m.tie") ||
+	    u->dtype != t->dtype || u->ndim != t->ndim ||
+	    memcmp(u->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
+		return -1;
+	return k;
+}
+
 static const struct t2m_manifest *sort_m;
 
 static int
@@ -558,13 +576,16 @@ layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
 	struct mentry *meta = NULL;
 	const struct t2m_tensor *t;
 	uint64_t at = 0;
-	uint32_t i, k, nmeta = 0, nt = 0, nhidden = 0;
+	uint32_t i, k, nmeta = 0, nt = 0, nhidden = 0, nties = 0, nplain;
 	size_t len;
+	char *key;
+	long tie;
 	int d;
 
 	memset(l, 0, sizeof *l);
 	for (i = 0; i < m->ntensors; i++) {
 		nhidden += t2m_tensor_hidden(&m->tensors[i]);
+		nties += t2m_attrs_get(&m->tensors[i].attrs, "t2m.tie") != NULL;
 		if (m->tensors[i].dtype == T2M_C128)
 			return t2m_fail(err, "tensor '%s': complex128 cannot be "
 			    "stored in safetensors (it has no C128 dtype)",
@@ -581,15 +602,13 @@ layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
 	    (l->offset = malloc((m->ntensors + 1) * sizeof *l->offset)) ==
 	    NULL || (l->b64_at = malloc((m->ntensors + 1) *
 	    sizeof *l->b64_at)) == NULL || (meta = calloc(m->meta.n +
-	    nhidden + 1, sizeof *meta)) == NULL)
+	    nhidden + nties + 2, sizeof *meta)) == NULL)
 		goto nomem;
 	for (i = 0; i < m->ntensors; i++) {
 		l->b64_at[i] = UINT64_MAX;
 		l->offset[i] = 0;
-		if (!t2m_tensor_hidden(&m->tensors[i])) {
-			l->order[nt++] = i;
+		if (!t2m_tensor_hidden(&m->tensors[i]))
 			continue;
-		}
 		meta[nmeta].hidden = (int32_t)i;
 		if ((meta[nmeta].ownkey = malloc(strlen(m->tensors[i].name) +
 		    12)) == NULL)
@@ -599,11 +618,6 @@ layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
 		meta[nmeta].key = meta[nmeta].ownkey;
 		nmeta++;
 	}
-	l->ntensors = nt;
-	/* qsort has no context argument in C11; filters are single-threaded. */
-	sort_m = m;
-	qsort(l->order, nt, sizeof *l->order, by_size_then_name);
-	sort_m = NULL;
 
 	/* __metadata__: the stream's metadata, "format" forced to "mlx". */
 	meta[nmeta++] = (struct mentry){ "format", "mlx", -1, NULL };
@@ -619,6 +633,40 @@ layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
 			goto fail;
 		}
 	qsort(meta, nmeta, sizeof *meta, by_key);
+
+	/* A tie's bytes are its tensor's: it is written once, and the tie
+	 * is the metadata "t2m.tie.<name>": "<that tensor's name>" - unless
+	 * the key is taken already, or the metadata would have more pairs
+	 * than a stream's map holds (t2m-unpack could not read it). */
+	nplain = nmeta;
+	for (i = 0; i < m->ntensors; i++) {
+		if (t2m_tensor_hidden(&m->tensors[i]))
+			continue;
+		if (nties > 0 && nmeta < T2M_MAX_ATTRS &&
+		    (tie = t2m_tensor_tie(m, i)) >= 0) {
+			if ((key = malloc(strlen(m->tensors[i].name) + 9)) ==
+			    NULL)
+				goto nomem;
+			strcpy(key, "t2m.tie.");
+			strcat(key, m->tensors[i].name);
+			if (bsearch(&(struct mentry){ key, NULL, -1, NULL },
+			    meta, nplain, sizeof *meta, by_key) == NULL) {
+				l->offset[i] = UINT64_MAX;
+				meta[nmeta++] = (struct mentry){ key,
+				    m->tensors[tie].name, -1, key };
+				continue;
+			}
+			free(key);
+		}
+		l->order[nt++] = i;
+	}
+	if (nmeta > nplain)
+		qsort(meta, nmeta, sizeof *meta, by_key);
+	l->ntensors = nt;
+	/* qsort has no context argument in C11; filters are single-threaded. */
+	sort_m = m;
+	qsort(l->order, nt, sizeof *l->order, by_size_then_name);
+	sort_m = NULL;
 
 	/* Its size first: refused before it is made, and made in a buffer
 	 * of just that size. */

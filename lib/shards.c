@@ -44,6 +44,13 @@ assign(const struct t2m_manifest *m, uint64_t max, struct t2m_st_shards *s,
 		used += sz;
 		here++;
 	}
+	/* A tie goes with the tensor it names, whose bytes are its own. */
+	for (i = 0; i < m->ntensors; i++)
+		if (all.offset[i] == UINT64_MAX) {
+			s->tied[i] = 1;
+			s->shard[i] = s->shard[t2m_manifest_find(m,
+			    t2m_attrs_get(&m->tensors[i].attrs, "t2m.tie"))];
+		}
 	s->n = k + 1;
 	t2m_st_layout_free(&all);
 	return 0;
@@ -81,6 +88,9 @@ sub_manifest(const struct t2m_manifest *m, struct t2m_st_shards *s,
 		if (t2m_tensor_hidden(t) && t2m_attrs_set(sm, &st->attrs,
 		    "t2m.hidden", "1", err) < 0)
 			goto fail;
+		if (s->tied[i] && t2m_attrs_set(sm, &st->attrs, "t2m.tie",
+		    t2m_attrs_get(&t->attrs, "t2m.tie"), err) < 0)
+			goto fail;
 	}
 	return sm;
 fail:
@@ -97,7 +107,7 @@ t2m_st_shard(const struct t2m_manifest *m, uint64_t max,
 	memset(s, 0, sizeof *s);
 	if ((s->shard = malloc((m->ntensors + 1) * sizeof *s->shard)) ==
 	    NULL || (s->sub = malloc((m->ntensors + 1) * sizeof *s->sub)) ==
-	    NULL) {
+	    NULL || (s->tied = calloc(m->ntensors + 1, 1)) == NULL) {
 		t2m_fail(err, "out of memory");
 		goto fail;
 	}
@@ -144,6 +154,7 @@ t2m_st_shards_free(struct t2m_st_shards *s)
 	free(s->l);
 	free(s->shard);
 	free(s->sub);
+	free(s->tied);
 	memset(s, 0, sizeof *s);
 }
 
@@ -175,7 +186,7 @@ t2m_st_shard_index(const struct t2m_manifest *m,
 		return;
 	}
 	for (i = 0; i < m->ntensors; i++)
-		if (!t2m_tensor_hidden(&m->tensors[i]))
+		if (!t2m_tensor_hidden(&m->tensors[i]) && !s->tied[i])
 			v[n++] = i;
 	/* qsort has no context argument in C11; filters are single-threaded. */
 	sort_m = m;

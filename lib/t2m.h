@@ -420,7 +420,10 @@ int t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **m,
  * largest first, then by name bytewise; offsets contiguous from 0; the
  * JSON header with __metadata__ (m's metadata with "format": "mlx", and
  * the hidden tensors, their base64 left as placeholders to fill in with
- * t2m_st_fill_hidden) padded with spaces to a multiple of 8.
+ * t2m_st_fill_hidden) padded with spaces to a multiple of 8.  A tensor
+ * tied to another (attribute t2m.tie, t2m-stream(5)) of its dtype and
+ * shape has no bytes of its own: "t2m.tie.<name>" is a __metadata__ key
+ * whose value is the other's name, and its offset is UINT64_MAX.
  */
 struct t2m_st_layout {
 	uint32_t *order;	/* order[k] = manifest position of k-th tensor */
@@ -439,6 +442,10 @@ struct t2m_st_layout {
  * "t2m.hidden.<name>": {"dtype":..., "shape":[...], "data":"<base64>"},
  * and t2m-unpack makes it a hidden tensor again. */
 int t2m_tensor_hidden(const struct t2m_tensor *t);
+/* Position of the tensor whose bytes tensor i has (attribute t2m.tie,
+ * t2m-stream(5)) when a file can hold the two as one: of one dtype and
+ * shape, neither hidden, the one named tied to no other.  Else -1. */
+long t2m_tensor_tie(const struct t2m_manifest *m, uint32_t i);
 
 int t2m_st_layout(const struct t2m_manifest *m, struct t2m_st_layout *l,
     t2m_error *err);
@@ -507,9 +514,10 @@ int t2m_parse_size(const char *s, uint64_t *out);
  * torch 2.x saves them (an untyped storage and the dtype).  Refused: a
  * hidden tensor, F4 and F6 (no PyTorch dtype).  Every entry of the zip
  * is stored, its data 64-byte aligned; entries are, in order,
- * <archive>/data.pkl, byteorder, data/0 .. data/N-1 (tensor i is
- * data/<i>), version.  m must outlive the layout: t2m_pt_finish makes
- * data.pkl from it again rather than hold it.
+ * <archive>/data.pkl, byteorder, data/<i> for each tensor i, version.  A
+ * tie (t2m_tensor_tie) has no entry: it views the storage of the tensor
+ * it names, as torch.save saves tied weights.  m must outlive the layout:
+ * t2m_pt_finish makes data.pkl from it again rather than hold it.
  */
 struct t2m_pt;
 
@@ -519,12 +527,16 @@ struct t2m_pt;
 void t2m_pt_archive_name(const char *path, char *name, size_t size);
 struct t2m_pt *t2m_pt_layout(const struct t2m_manifest *m,
     const char *archive, t2m_error *err);
-/* Where tensor i's data begins in the file; the file's whole size. */
+/* Where tensor i's data begins in the file (UINT64_MAX for a tie, whose
+ * bytes are not written); the file's whole size. */
 uint64_t t2m_pt_offset(const struct t2m_pt *p, uint32_t i);
 uint64_t t2m_pt_size(const struct t2m_pt *p);
 /* Add the next n bytes of tensor i to its CRC-32: each tensor's bytes in
- * order, as a stream delivers them. */
+ * order, as a stream delivers them; a tie's too, though not written. */
 void t2m_pt_crc(struct t2m_pt *p, uint32_t i, const void *buf, size_t n);
+/* Once every tensor's bytes have gone by: a tie whose bytes were not
+ * those of the tensor it names, or -1. */
+long t2m_pt_untied(const struct t2m_pt *p);
 /* Once every tensor's bytes are written: write the rest (pickle, small
  * records, zip headers).  -1 with errno set. */
 int t2m_pt_finish(struct t2m_pt *p, int fd);
@@ -536,7 +548,8 @@ void t2m_pt_free(struct t2m_pt *p);
  * order, filled greedily; a tensor larger than max gets a shard of its
  * own.  There is always at least one shard, and at most 99999.  Each
  * shard has its own manifest (m's metadata; the hidden tensors all go
- * to the first shard; m's names and shapes, so m must outlive s) and
+ * to the first shard, a tie to the shard of the tensor it names; m's
+ * names and shapes, so m must outlive s) and
  * layout, whose header is not kept (NULL): t2m_st_layout of shard k's
  * manifest makes it again, the same, when the shard is written.
  */
@@ -548,6 +561,7 @@ struct t2m_st_shards {
 	struct t2m_st_layout *l;	/* shard k's layout */
 	uint32_t *shard;	/* shard[i]: the shard of m's tensor i */
 	uint32_t *sub;		/* sub[i]: its position in that shard */
+	unsigned char *tied;	/* tied[i]: written as its tie's bytes */
 	uint64_t total;		/* bytes of tensor data, hidden excluded */
 };
 

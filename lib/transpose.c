@@ -1453,6 +1453,46 @@ plan_identity(struct t2m_xform *x)
 	return 0;
 }
 
+/* Output o is input src's bytes as they are, under its name. */
+static int
+plain(const struct t2m_xform *x, uint32_t o)
+{
+	const struct t2m_tensor *out = &x->out->tensors[o], *in;
+
+	if (x->outs[o].src < 0 || x->outs[o].begin != 0)
+		return 0;
+	in = &x->in->tensors[x->outs[o].src];
+	return out->dtype == in->dtype && out->ndim == in->ndim &&
+	    strcmp(out->name, in->name) == 0 && memcmp(out->shape, in->shape,
+	    (size_t)in->ndim * sizeof in->shape[0]) == 0;
+}
+
+/*
+ * A tensor stays tied (t2m.tie) only when it and the one it names both
+ * pass unchanged: t2m-pack may write the bytes of a tie once, and a
+ * permute or a cast of one of them would make the two differ.
+ */
+static int
+untie(struct t2m_xform *x)
+{
+	struct t2m_tensor *t;
+	const char *v;
+	uint32_t o;
+	long k;
+
+	for (o = 0; o < x->nouts; o++) {
+		t = &x->out->tensors[o];
+		if ((v = t2m_attrs_get(&t->attrs, "t2m.tie")) == NULL)
+			continue;
+		if (plain(x, o) && (k = t2m_manifest_find(x->out, v)) >= 0 &&
+		    plain(x, (uint32_t)k))
+			continue;
+		if (t2m_attrs_unset(x->out, &t->attrs, "t2m.tie") < 0)
+			return t2m_fail(x->err, "out of memory");
+	}
+	return 0;
+}
+
 /* ---- type sources given as files ---- */
 
 static int
@@ -1757,7 +1797,7 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 	} else {
 		rc = plan_forward(x);
 	}
-	if (rc < 0) {
+	if (rc < 0 || untie(x) < 0) {
 		t2m_xform_free(x);
 		return NULL;
 	}

@@ -61,22 +61,82 @@ detect(const unsigned char *p, size_t n)
 
 /* ---- safetensors ---- */
 
+/*
+ * Ties t2m-pack wrote once (t2m.tie, t2m-stream(5)): the __metadata__
+ * key "t2m.tie.<name>", where no tensor is called name and the value
+ * names one of the first nregular, is the tensor name again, with that
+ * one's bytes.  tie[k] of each such tensor k (from nregular on) is the
+ * tensor it names; *nties counts them.
+ */
+static int
+restore_ties(struct t2m_manifest *m, uint32_t nregular, uint32_t **tie,
+    uint32_t *nties, t2m_error *err)
+{
+	const struct t2m_tensor *u;
+	struct t2m_tensor *t;
+	uint32_t k, keep = 0, n = 0;
+	long j;
+
+	*tie = NULL;
+	*nties = 0;
+	for (k = 0; k < m->meta.n; k++) {
+		const char *key = m->meta.kv[k].key, *val = m->meta.kv[k].val;
+		if (strncmp(key, "t2m.tie.", 8) != 0 ||
+		    t2m_manifest_find(m, key + 8) >= 0 ||
+		    (j = t2m_manifest_find(m, val)) < 0 ||
+		    (uint32_t)j >= nregular || m->tensors[j].nbytes == 0) {
+			m->meta.kv[keep++] = m->meta.kv[k];
+			continue;
+		}
+		if (*tie == NULL && (*tie = malloc((m->meta.n + 1) *
+		    sizeof **tie)) == NULL)
+			return t2m_fail(err, "out of memory");
+		u = &m->tensors[j];
+		if ((t = t2m_manifest_add(m, key + 8, u->dtype, u->ndim,
+		    u->shape, err)) == NULL || t2m_attrs_set(m, &t->attrs,
+		    "t2m.tie",
+		    m->tensors[j].name, err) < 0)
+			return -1;
+		(*tie)[n++] = (uint32_t)j;
+	}
+	m->meta.n = keep;
+	*nties = n;
+	return 0;
+}
+
 /* Copy the tensors' bytes, which follow each other in manifest order;
- * tensor i is base + i in the stream. */
+ * tensor i is base + i in the stream.  The ties (restore_ties), from
+ * tensor ntensors on, get the bytes of the tensor each names as they
+ * pass. */
 static int
 copy_sequential(struct t2m_in *in, struct t2m_writer *w,
     const struct t2m_manifest *m, uint32_t ntensors, uint32_t base,
-    size_t chunk, t2m_error *err)
+    const uint32_t *tie, uint32_t nties, size_t chunk, t2m_error *err)
 {
 	unsigned char *buf;
 	uint64_t left, at;
-	uint32_t i;
+	uint32_t i, d, *first = NULL, *next = NULL;
 	ssize_t k;
 	size_t want;
 	int rc = -1;
 
-	if ((buf = malloc(chunk)) == NULL)
+	/* Each tensor's ties, a list through next. */
+	if (nties > 0 && ((first = malloc((ntensors + 1) * sizeof *first)) ==
+	    NULL || (next = malloc(nties * sizeof *next)) == NULL)) {
+		free(first);
 		return t2m_fail(err, "out of memory");
+	}
+	for (i = 0; nties > 0 && i < ntensors; i++)
+		first[i] = UINT32_MAX;
+	for (d = nties; d-- > 0;) {
+		next[d] = first[tie[d]];
+		first[tie[d]] = d;
+	}
+	if ((buf = malloc(chunk)) == NULL) {
+		free(first);
+		free(next);
+		return t2m_fail(err, "out of memory");
+	}
 	for (i = 0; i < ntensors; i++) {
 		at = in->pos;
 		for (left = m->tensors[i].nbytes; left > 0; left -= (size_t)k) {
@@ -96,11 +156,18 @@ copy_sequential(struct t2m_in *in, struct t2m_writer *w,
 			if (t2m_writer_data(w, base + i, buf, (size_t)k,
 			    err) < 0)
 				goto out;
+			for (d = nties ? first[i] : UINT32_MAX;
+			    d != UINT32_MAX; d = next[d])
+				if (t2m_writer_data(w, base + ntensors + d, buf,
+				    (size_t)k, err) < 0)
+					goto out;
 		}
 	}
 	rc = 0;
 out:
 	free(buf);
+	free(first);
+	free(next);
 	return rc;
 }
 
@@ -204,6 +271,7 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 	struct t2m_manifest *m;
 	struct hidden *hidden = NULL;
 	uint32_t i, nhidden = 0, nregular, base = sink ? sink->base : 0;
+	uint32_t *tie = NULL, nties = 0;
 	int rc = -1;
 
 	if (t2m_st_read_header(in, &m, err) < 0)
@@ -217,7 +285,9 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 		return 0;
 	}
 	nregular = m->ntensors;
-	if (restore_hidden(m, &hidden, &nhidden, err) < 0 ||
+	/* A shard's ties stay metadata: the index names its tensors. */
+	if ((!sink && restore_ties(m, nregular, &tie, &nties, err) < 0) ||
+	    restore_hidden(m, &hidden, &nhidden, err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0)
 		goto out;
@@ -227,8 +297,8 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 	}
 	if ((sink ? sink->check(sink->ctx, m, err) :
 	    t2m_writer_begin(w, m, err)) < 0 ||
-	    copy_sequential(in, w, m, nregular, base, chunk, err) < 0 ||
-	    at_end(in, "the last tensor", err) < 0)
+	    copy_sequential(in, w, m, nregular, base, tie, nties, chunk,
+	    err) < 0 || at_end(in, "the last tensor", err) < 0)
 		goto out;
 	for (i = 0; i < nhidden; i++)
 		if (t2m_writer_data(w, base + hidden[i].index, hidden[i].data,
@@ -239,6 +309,7 @@ out:
 	for (i = 0; i < nhidden; i++)
 		free(hidden[i].data);
 	free(hidden);
+	free(tie);
 	t2m_manifest_free(m);
 	return rc;
 }

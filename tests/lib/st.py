@@ -77,5 +77,16 @@ def read(path):
     return meta, out, blob[:8 + n]
 
 
+def untie(meta, tab):
+    """tab with the tied tensors t2m-pack wrote once put back: the
+    __metadata__ key "t2m.tie.NAME" whose value names a tensor is the
+    tensor NAME again, with that one's bytes."""
+    out = dict(tab)
+    for k, v in (meta or {}).items():
+        if k.startswith("t2m.tie.") and k[8:] not in tab and v in tab:
+            out[k[8:]] = tab[v]
+    return out
+
+
 def values(dtype, shape, raw):
     return np.frombuffer(raw, dtype=DTYPES[dtype][0]).reshape(shape)

@@ -296,7 +296,8 @@ def check(jsonpath, outpath):
                            f"({fx.get('error_contains')!r}), not an output")
     want = expected(fx)[0]
     try:
-        _, got, _ = st.read(outpath)
+        meta, got, _ = st.read(outpath)
+        got = st.untie(meta, got)
     except OSError as e:
         return [f"{outpath}: {e.strerror}"], len(want)
     except Exception as e:      # noqa: BLE001 - any parse failure is a mismatch

@@ -6,6 +6,7 @@ headers by hand (the layout torch.save uses); the tensors are read with
 torch.load(weights_only=True) and compared bit for bit.  No t2m code.
 
     zip_problems(path, archive, n)   what is wrong with the archive
+                                     (n storages, or a list of keys)
     load(path)                       name -> (st dtype, shape, bytes)
     compare(want, got)               mismatch lines (expect.py's)
     symbolic(path)                   data.pkl unpickled without torch
@@ -28,13 +29,15 @@ warnings.simplefilter("ignore")
 
 def zip_problems(path, archive, ntensors):
     """Entries in torch.save's order, stored, CRCs right (testzip), data
-    64-byte aligned, no data descriptors, byteorder and version right."""
+    64-byte aligned, no data descriptors, byteorder and version right.
+    ntensors: the storages data/0 .. data/N-1, or a list of their keys."""
     bad = []
     blob = open(path, "rb").read()
     z = zipfile.ZipFile(path)
     names = [i.filename for i in z.infolist()]
     want = ([f"{archive}/data.pkl", f"{archive}/byteorder"] +
-            [f"{archive}/data/{i}" for i in range(ntensors)] +
+            [f"{archive}/data/{i}" for i in (range(ntensors)
+             if isinstance(ntensors, int) else ntensors)] +
             [f"{archive}/version"])
     if names != want:
         bad.append(f"entries {names[:4]}..., expected {want[:4]}...")

@@ -33,7 +33,8 @@ for model in sorted(os.listdir(hf)):
     for src in ("pytorch_model.bin", "model.pt"):
         x = os.path.join(d, src)
         if src == "model.pt":
-            rc, out = run(f"t2m-unpack '{x}' | t2m-pack ref.safetensors")
+            rc, out = run(f"t2m-unpack '{x}' | t2m-pack -d "
+                          "ref.safetensors")
             want = st.read("ref.safetensors")[1] if rc == 0 else {}
         else:
             want = ptcheck.table(torch.load(x, weights_only=True))
