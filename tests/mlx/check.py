@@ -130,11 +130,29 @@ def join(path, name):
     return f"{path}.{name}" if path else name
 
 
+def ties_of(sd, out):
+    """{name: the name it is tied to} for the tensors t2m-pack writes
+    once: a later name for the storage, offset, strides, shape and dtype
+    of an earlier one, both passing the rules unchanged (the same object
+    in out) and not float64 (which becomes float32)."""
+    first, ties = {}, {}
+    for n, t in sd.items():
+        if t.numel() == 0:
+            continue
+        f = first.setdefault((t.storage().data_ptr(), t.storage_offset(),
+                              tuple(t.stride()), tuple(t.shape), t.dtype), n)
+        if f != n and t.dtype != torch.float64 and out.get(n) is t and \
+                out.get(f) is sd[f]:
+            ties[n] = f
+    return ties
+
+
 def expected(sd, types):
     """What the rules make of the state dict, given the module types:
     the MLX tensors {name: torch tensor}, the names of the hidden ones,
-    and the names of those computed in floating point (a sum, a fold),
-    which may differ from t2m's by rounding."""
+    the names of those computed in floating point (a sum, a fold), which
+    may differ from t2m's by rounding, and the ties (ties_of), which are
+    not among the tensors."""
     out, hidden, tol = {}, set(), {}
     by = {}
     for name, t in sd.items():
@@ -214,16 +232,24 @@ def expected(sd, types):
             elif n == "weight" and cls == "Bilinear":
                 t = t.transpose(1, 2)
             put(n, t, join(path, n) in tol)
+    ties = ties_of(sd, out)
+    for n in ties:
+        del out[n]
     for n, t in out.items():
         if t.dtype == torch.float64:
             out[n] = t.float()
-    return out, hidden, tol
+    return out, hidden, tol, ties
 
 
 def check_conversion(path, sd, types):
     """The file against what the rules say, tensor by tensor."""
     meta, got, _ = st.read(path)
-    want, hidden, approx = expected(sd, types)
+    want, hidden, approx, ties = expected(sd, types)
+    have = {k[8:]: v for k, v in (meta or {}).items()
+            if k.startswith("t2m.tie.")}
+    if have != ties:
+        raise Fail(f"{path}: ties in __metadata__: expected {ties}, got "
+                   f"{have}")
     if set(got) != set(want):
         raise Fail(f"{path}: tensor names differ from the rules': "
                    f"missing {sorted(set(want) - set(got))}, "
@@ -339,8 +365,10 @@ def save(name, spec, model, inputs, d):
 
 def check_back(path, sd):
     """back.safetensors holds the state dict, bit for bit (float64: as
-    its float32 values widened, which t2m-transpose(1) documents)."""
-    _, got, _ = st.read(path)
+    its float32 values widened, which t2m-transpose(1) documents), the
+    ties put back from __metadata__."""
+    meta, got, _ = st.read(path)
+    got = st.untie(meta, got)
     if set(got) != set(sd):
         raise Fail(f"{path}: names differ from the state dict's: missing "
                    f"{sorted(set(sd) - set(got))}, unexpected "
@@ -488,6 +516,13 @@ def _unhide(n):
     return f
 
 
+def _untied(n):
+    """Tie n written whole, with its bytes, as if not tied."""
+    def f(t, meta, sd):
+        t[n] = t[meta.pop("t2m.tie." + n)]
+    return f
+
+
 def _as_dtype(dt, npdt):
     def f(t, meta, sd):
         for n, (d, shape, data) in list(t.items()):
@@ -527,6 +562,8 @@ MUTANTS = [
      _unhide("stem.1.num_batches_tracked"), {"rules", "back"}),
     ("cnn-f16", "float16 weights stored as float32",
      _as_dtype("F32", np.float32), {"rules", "mlx"}),
+    ("tied-lm", "tied output layer written whole",
+     _untied("head.weight"), {"rules", "mlx"}),
 ]
 
 

@@ -356,6 +356,21 @@ def _flat_channels(model, x):
     return _np(model(_cl(x)))
 
 
+class TiedLM(nn.Module):
+    """The output layer is the embedding, as mlx-lm ties them: no
+    parameter of its own, so the file must not have one either."""
+
+    def __init__(self, vocab=50, d=16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.proj = nn.Linear(d, d)
+        self.norm = nn.LayerNorm(d)
+
+    def __call__(self, tokens):
+        return self.embed.as_linear(self.norm(mx.tanh(self.proj(
+            self.embed(tokens)))))
+
+
 MIRRORS = {
     "cnn": (SmallCNN, _feed(_flat_channels)),
     "cnn-f16": (SmallCNN, _feed(_flat_channels)),
@@ -381,4 +396,5 @@ MIRRORS = {
     "weightnorm-param": (ParamWeightNormNet, _feed(_channels)),
     "norms": (NormNet, _feed(_channels)),
     "bilinear": (BilinearNet, _feed(_same)),
+    "tied-lm": (TiedLM, _feed(_same)),
 }

@@ -67,6 +67,24 @@ class SmallCNN(nn.Module):
         return self.fc(torch.flatten(self.features(x), 1))
 
 
+class TiedLM(nn.Module):
+    """A language model whose output layer is its embedding, one
+    Parameter under two names, as GPT-2, Llama 3.2 and Gemma tie them:
+    t2m-pack writes its bytes once."""
+
+    def __init__(self, vocab=50, d=16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.proj = nn.Linear(d, d)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, tokens):
+        return self.head(self.norm(torch.tanh(self.proj(
+            self.embed(tokens)))))
+
+
 class TransformerClassifier(nn.Module):
     """Embedding, nn.TransformerEncoder of two post-norm layers (attention
     with biases, feed-forward, LayerNorm) and a final norm, mean pool,
@@ -452,4 +470,5 @@ MODELS = {
     "norms": _spec(NormNet, lambda: (_randn(2, 3, 6, 5),), 19, warm=True,
                    train=("inorm",)),
     "bilinear": _spec(BilinearNet, lambda: (_randn(3, 6), _randn(3, 5)), 18),
+    "tied-lm": _spec(TiedLM, _tokens, 20),
 }
