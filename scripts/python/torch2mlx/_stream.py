@@ -81,15 +81,26 @@ def _attrs(pairs, what):
 
 
 class Tensor:
-    """One manifest entry: the name, the tensor to write and its layout."""
+    """One manifest entry: the name, the tensor to write and its layout;
+    tie, the name of an earlier entry that is the same tensor (t2m.tie)."""
 
-    __slots__ = ("name", "tensor", "code", "shape", "nbytes")
+    __slots__ = ("name", "tensor", "code", "shape", "nbytes", "tie")
 
     def __init__(self, name, t):
         self.name, self.tensor = name, t
         self.code = DTYPES[t.dtype][0]
         self.shape = tuple(int(d) for d in t.shape)
         self.nbytes = t.numel() * t.element_size()
+        self.tie = None
+
+
+def _view(t):
+    """What makes two names one tensor, as t2m-unpack sees it: the same
+    storage, offset, sizes, strides and dtype."""
+    s = t.untyped_storage() if hasattr(t, "untyped_storage") else \
+        t.storage()
+    return (s.data_ptr(), t.storage_offset(), tuple(t.shape),
+            tuple(t.stride()), t.dtype)
 
 
 def _refuse(name, t):
@@ -121,14 +132,19 @@ def tensors(state_dict):
     """The manifest entries of a state dict, in its order.  Values that
     are not tensors (an _extra_state object) are passed over, as
     t2m-unpack passes over what is not a tensor in a checkpoint."""
-    out = []
+    out, first = [], {}
     for name, t in state_dict.items():
         if not isinstance(t, torch.Tensor):
             continue
         why = _refuse(name, t)
         if why:
             raise TypeError(why)
-        out.append(Tensor(name, t))
+        e = Tensor(name, t)
+        if e.nbytes:
+            e.tie = first.setdefault(_view(t), name)
+            if e.tie == name:
+                e.tie = None
+        out.append(e)
     if len(out) > _MAX_TENSORS:
         raise ValueError(f"{len(out)} tensors: a stream holds at most "
                          f"{_MAX_TENSORS}")
@@ -141,8 +157,9 @@ def manifest(entries, info, metadata):
     for e in entries:
         parts.append(_str(e.name, "tensor name"))
         parts.append(struct.pack("<BBBB", e.code, len(e.shape), 0, 0))
-        parts.append(struct.pack(f"<{len(e.shape)}QQI", *e.shape, e.nbytes,
-                                 0))
+        parts.append(struct.pack(f"<{len(e.shape)}QQ", *e.shape, e.nbytes))
+        parts.append(_attrs({"t2m.tie": e.tie} if e.tie else {},
+                            "attributes"))
     payload = b"".join(parts)
     if len(payload) > _MAX_MANIFEST:
         raise ValueError("the manifest is larger than 1 GiB")

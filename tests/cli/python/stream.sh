@@ -1,7 +1,8 @@
 # The stream export() writes, against t2m-stream(5) and the command line:
 # every dtype torch 1.13 has, a tensor not contiguous, a slice, an empty
 # tensor, a scalar, a tensor over 1 MiB, a non-persistent buffer (not in
-# the state dict): the file is t2m-unpack's of torch.save(state_dict)
+# the state dict), a tied pair (written once, t2m.tie.head.weight in the
+# metadata): the file is t2m-unpack's of torch.save(state_dict)
 # with the type map, byte for byte.  The stream itself: info format,
 # source and class, data records of at most 1 MiB, valid to t2m-ls.
 # Lazily conjugated or negated tensors go out as their values (torch
@@ -45,6 +46,9 @@ class Every(nn.Module):
         self.register_buffer("empty", torch.zeros(0, 3))
         self.register_buffer("scalar", torch.tensor(3.5))
         self.register_buffer("tmp", torch.ones(2), persistent=False)
+        self.emb = nn.Embedding(6, 4)
+        self.head = nn.Linear(4, 6, bias=False)
+        self.head.weight = self.emb.weight
 
 torch.manual_seed(0)
 model = Every()
@@ -61,8 +65,9 @@ if open("py.safetensors", "rb").read() != open("cli.safetensors",
 meta, tensors, _ = st.read("py.safetensors")
 if "tmp" in tensors or tensors["conv.weight"][1] != (5, 2, 2, 3) or \
         tensors["w"][1] != (7, 5) or tensors["scalar"][1] != () or \
-        tensors["empty"][1] != (0, 3):
-    fail(f"unexpected tensors: {sorted(tensors)}")
+        tensors["empty"][1] != (0, 3) or "head.weight" in tensors or \
+        meta.get("t2m.tie.head.weight") != "emb.weight":
+    fail(f"unexpected tensors: {sorted(tensors)} {meta}")
 print(f"ok {len(tensors)} tensors of {len(DTYPES)} dtypes: the CLI's file")
 
 # The stream, written to a file.
