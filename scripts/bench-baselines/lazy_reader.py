@@ -16,8 +16,10 @@ uncompressed, so a member's bytes are read straight from the file at the
 offset its local header gives, without zipfile's CRC-32 (which would
 cost more than the copy); a compressed member would go through zipfile.
 Only contiguous tensors are handled (enough for the bench's inputs); a
-storage under two names (a tied embedding) is written twice.  No layout
-conversion.
+tensor under two names (a tied embedding: the same storage, offset,
+shape and strides) is written once, under its first name, the second
+recorded in __metadata__ as t2m-pack records it ("t2m.tie.<second>":
+"<first>").  No layout conversion.
 
 A zip cannot be read from a pipe with zipfile (its directory is at the
 end), so from stdin the checkpoint is first spooled to a temporary file
@@ -167,14 +169,22 @@ def convert(f, dst):
         base = pkl[:-len("data.pkl")]
         with z.open(pkl) as p:
             named = list(tensors(Unpickler(p).load()))
-        header, off = {}, 0
+        header, ties, first, off = {}, {}, {}, 0
         for name, t in named:
             if not t.contiguous():
                 sys.exit(f"lazy_reader.py: {name}: not contiguous")
             n = t.nbytes()
+            keep = first.setdefault((t.storage.key, t.offset,
+                                     tuple(t.shape), tuple(t.stride)), name)
+            if keep != name and n:
+                ties[f"t2m.tie.{name}"] = keep
+                continue
             header[name] = {"dtype": t.storage.dtype, "shape": t.shape,
                             "data_offsets": [off, off + n]}
             off += n
+        named = [(name, t) for name, t in named if name in header]
+        if ties:
+            header = {"__metadata__": ties, **header}
         text = json.dumps(header).encode()
         text += b" " * (-len(text) % 8)
         with open(dst, "wb", buffering=0) as out:

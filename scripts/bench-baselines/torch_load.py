@@ -10,8 +10,10 @@ pickled nn.Module gives its state_dict().  The output is a safetensors
 file -- an 8-byte little-endian header length, a JSON header padded with
 spaces to 8 bytes, then each tensor's bytes -- written with json and
 struct (no safetensors package).  Tensors are written as they are: no
-layout conversion.  A tensor under two names (a tied embedding) is
-written twice.
+layout conversion.  A tensor under two names (a tied embedding: the same
+storage, offset, shape, strides and dtype) is written once, under its
+first name, the second recorded in __metadata__ as t2m-pack records it
+("t2m.tie.<second>": "<first>"), so both write the same tensors.
 """
 import io
 import json
@@ -43,19 +45,28 @@ def main():
         src = io.BytesIO(sys.stdin.buffer.read())
     obj = torch.load(src, map_location="cpu")
     sd = obj.state_dict() if isinstance(obj, torch.nn.Module) else obj
-    header, off = {}, 0
+    header, ties, first, off = {}, {}, {}, 0
     for name, t in sd.items():
         n = t.numel() * t.element_size()
+        f = first.setdefault((t.storage().data_ptr(), t.storage_offset(),
+                              tuple(t.shape), tuple(t.stride()), t.dtype),
+                             name)
+        if f != name and n:
+            ties[f"t2m.tie.{name}"] = f
+            continue
         header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
                         "data_offsets": [off, off + n]}
         off += n
+    if ties:
+        header = {"__metadata__": ties, **header}
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     with open(dst, "wb") as out:
         out.write(struct.pack("<Q", len(text)))
         out.write(text)
-        for t in sd.values():
-            out.write(raw(t))
+        for name, t in sd.items():
+            if name in header:
+                out.write(raw(t))
 
 
 if __name__ == "__main__":
