@@ -274,7 +274,6 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 			goto out;
 		if (!hidden[i])
 			continue;
-		f = p->file ? p->file[i] : 0;
 		if (t2m_st_write_hidden(&p->l[f], p->fd[f], p->sub ?
 		    p->sub[i] : i, hidden[i], (size_t)m->tensors[i].nbytes) <
 		    0) {

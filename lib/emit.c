@@ -114,10 +114,13 @@ same_view(const struct pk_tensor *x, const struct pk_tensor *y)
 {
 	int n = x->bits & TX_STRIDES ? 2 * x->ndim : x->ndim;
 
-	return x->storage && (x == y || (x->storage == y->storage && x->offset == y->offset &&
-	    x->dtype == y->dtype && x->ndim == y->ndim &&
+	if (x->storage == NULL)
+		return 0;
+	return x == y || (x->storage == y->storage &&
+	    x->offset == y->offset && x->dtype == y->dtype &&
+	    x->ndim == y->ndim &&
 	    (x->bits & TX_STRIDES) == (y->bits & TX_STRIDES) &&
-	    memcmp(x->dim, y->dim, (size_t)n * sizeof x->dim[0]) == 0));
+	    memcmp(x->dim, y->dim, (size_t)n * sizeof x->dim[0]) == 0);
 }
 
 /*

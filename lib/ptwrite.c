@@ -56,7 +56,7 @@ static const struct ptype ptypes[T2M_DTYPE_END] = {
 struct t2m_pt {
 	struct zipw z;
 	uint32_t ntensors;
-	uint32_t *key;		/* key[i]: tensor i's storage, data/<key[i]> */
+	uint32_t *key;		/* tensor i's storage is data/<key[i]> */
 	uint32_t *entry;	/* entry[i]: its zip entry, or UINT32_MAX */
 	uint32_t *tcrc;		/* a tie's CRC-32, as its bytes go by */
 	char *names;		/* the entries' names, NUL-separated */
