@@ -162,8 +162,15 @@ job_begin(struct torch_job *j, t2m_error *err)
 	if (j->ts_findings && t2m_attrs_set(j->m, &j->m->info,
 	    "torchscript.findings", j->ts_findings, err) < 0)
 		return -1;
-	if (j->o->manifest)
+	if (j->o->manifest) {
+		/* An analysis reads no data: the tensors the items hold go
+		 * before it runs, so the two are never in memory together. */
+		th_items_free(&j->t, j->items, j->nitems);
+		j->items = NULL;
+		j->nitems = 0;
+		th_free(&j->t);
 		return j->o->manifest(j->o->manifest_ctx, j->m, err) < 0 ? -1 : 1;
+	}
 	if ((j->sink ? j->sink->check(j->sink->ctx, j->m, err) :
 	    t2m_writer_begin(j->w, j->m, err)) < 0 ||
 	    emit_init(&j->e, j->w, &j->t, j->items, j->nitems, j->chunk,
