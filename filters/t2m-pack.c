@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <err.h>
 #include <signal.h>
@@ -163,32 +164,103 @@ read_back(int fd, unsigned char *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Tie i's bytes came with CRC-32 crc: check them against those of the
- * tensor it names, written to its place already (unless the output is
- * a device, such as /dev/null, that keeps nothing to check). */
+/*
+ * A tie's bytes are not written, but its two ends are checked against
+ * those of the tensor it names: SAMPLE bytes at each, whose CRC-32s are
+ * taken as the tie's records go by.  A permuted or cast tensor differs
+ * from its original nearly everywhere, so the ends show a filter that
+ * changed one of the two and kept the tie; reading back all the bytes
+ * would cost a tenth of the writing.
+ */
+#define SAMPLE ((uint64_t)64 << 10)
+
+struct ends {
+	uint32_t crc[2];	/* of bytes [0, h) and [t, n) */
+};
+
+/* The two ends of a tensor of n bytes: [0, *h) and [*t, n). */
+static void
+ends_of(uint64_t n, uint64_t *h, uint64_t *t)
+{
+	*h = n < SAMPLE ? n : SAMPLE;
+	*t = n - *h < SAMPLE ? *h : n - SAMPLE;
+}
+
+/* Add bytes [at, at + k) of a tensor of n bytes to e. */
+static void
+ends_add(struct ends *e, uint64_t n, uint64_t at, const unsigned char *b,
+    size_t k)
+{
+	uint64_t h, t, lo, hi;
+
+	ends_of(n, &h, &t);
+	if (at < h) {
+		hi = at + k < h ? at + k : h;
+		e->crc[0] = t2m_crc32(e->crc[0], b, (size_t)(hi - at));
+	}
+	if (at + k > t) {
+		lo = at > t ? at : t;
+		e->crc[1] = t2m_crc32(e->crc[1], b + (lo - at),
+		    (size_t)(at + k - lo));
+	}
+}
+
+/* Take in record c of a tie of n bytes: its ends into e, the rest
+ * dropped into /dev/null (*null, opened once), never copied. */
+static int
+pass_tie(struct t2m_reader *r, const struct t2m_chunk *c, uint64_t n,
+    struct ends *e, unsigned char *buf, int *null, t2m_error *err)
+{
+	uint64_t at = c->offset, end = c->offset + c->length, h, t, want;
+	ssize_t k;
+
+	ends_of(n, &h, &t);
+	while (at < end) {
+		if (at >= h && at < t && end <= t) {
+			if (*null < 0)
+				*null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (*null >= 0)
+				return t2m_reader_drop(r, end - at, *null, err);
+		}
+		/* An end, or the middle up to the tail in this record. */
+		want = at < h ? h - at : at < t ? t - at : end - at;
+		if (want > BUFSIZE)
+			want = BUFSIZE;
+		if ((k = t2m_reader_read(r, buf, (size_t)want, err)) <= 0)
+			return k < 0 ? -1 : t2m_fail(err, "internal: a tie's "
+			    "record ends early");
+		ends_add(e, n, at, buf, (size_t)k);
+		at += (uint64_t)k;
+	}
+	return 0;
+}
+
+/* Check tie i's ends against those of the tensor it names, written to
+ * its place already (unless the output is a device, such as /dev/null,
+ * that keeps nothing to check). */
 static int
 check_tie(const struct t2m_manifest *m, const struct plan *p, uint32_t i,
-    uint32_t crc, unsigned char *buf, t2m_error *err)
+    const struct ends *e, unsigned char *buf, t2m_error *err)
 {
-	uint32_t k = (uint32_t)t2m_tensor_tie(m, i), f, mine = 0;
-	uint64_t at, n;
+	uint32_t k = (uint32_t)t2m_tensor_tie(m, i), f;
+	uint64_t at, n = m->tensors[k].nbytes, h, t;
+	struct ends mine = { { 0, 0 } };
 	struct stat st;
-	size_t len;
 
 	f = p->file ? p->file[k] : 0;
 	if (fstat(p->fd[f], &st) == 0 && !S_ISREG(st.st_mode))
 		return 0;
 	at = p->l[f].header_len + p->l[f].offset[p->sub ? p->sub[k] : k];
-	for (n = m->tensors[k].nbytes; n > 0; n -= len, at += len) {
-		len = n < BUFSIZE ? (size_t)n : BUFSIZE;
-		if (read_back(p->fd[f], buf, len, at) < 0) {
-			t2m_fail_errno(err, "read error");
-			err->subject = p->name[f];
-			return -1;
-		}
-		mine = t2m_crc32(mine, buf, len);
+	ends_of(n, &h, &t);
+	if (read_back(p->fd[f], buf, (size_t)h, at) < 0 ||
+	    read_back(p->fd[f], buf + h, (size_t)(n - t), at + t) < 0) {
+		t2m_fail_errno(err, "read error");
+		err->subject = p->name[f];
+		return -1;
 	}
-	return mine == crc ? 0 : untied(m, i, err);
+	ends_add(&mine, n, 0, buf, (size_t)h);
+	ends_add(&mine, n, t, buf + h, (size_t)(n - t));
+	return memcmp(&mine, e, sizeof mine) == 0 ? 0 : untied(m, i, err);
 }
 
 /* Copy the stream's data to its place in the safetensors files. */
@@ -200,14 +272,16 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 	unsigned char *buf, **hidden;
 	struct t2m_chunk c;
 	uint64_t at, base;
-	uint32_t i, f, s, *tcrc = NULL;
+	struct ends *tends = NULL;
+	uint32_t i, f, s;
+	int null = -1;
 	ssize_t k;
 	int rc = -1;
 
 	if ((hidden = hidden_buffers(m, p, err)) == NULL)
 		return -1;
 	if ((buf = malloc(BUFSIZE)) == NULL ||
-	    (tcrc = calloc(m->ntensors + 1, sizeof *tcrc)) == NULL) {
+	    (tends = calloc(m->ntensors + 1, sizeof *tends)) == NULL) {
 		t2m_fail(err, "out of memory");
 		goto out;
 	}
@@ -231,17 +305,13 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 		base = l->header_len + l->offset[s];
 		if (l->offset[s] == UINT64_MAX) {
 			/* A tie: its bytes are written once, as the tensor
-			 * it names; these are only checked against them. */
-			while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) >
-			    0) {
-				tcrc[c.index] = t2m_crc32(tcrc[c.index], buf,
-				    (size_t)k);
-				t2m_progress_add(&progress, (uint64_t)k);
-			}
-			if (k < 0) {
+			 * it names; its ends are checked against them. */
+			if (pass_tie(r, &c, m->tensors[c.index].nbytes,
+			    &tends[c.index], buf, &null, err) < 0) {
 				rc = -1;
 				break;
 			}
+			t2m_progress_add(&progress, c.length);
 			continue;
 		}
 		if (!hidden[c.index]) {
@@ -270,7 +340,7 @@ pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
 	for (i = 0; i < m->ntensors; i++) {
 		f = p->file ? p->file[i] : 0;
 		if (p->l[f].offset[p->sub ? p->sub[i] : i] == UINT64_MAX &&
-		    check_tie(m, p, i, tcrc[i], buf, err) < 0)
+		    check_tie(m, p, i, &tends[i], buf, err) < 0)
 			goto out;
 		if (!hidden[i])
 			continue;
@@ -291,7 +361,9 @@ out:
 		free(hidden[i]);
 	free(hidden);
 	free(buf);
-	free(tcrc);
+	free(tends);
+	if (null >= 0)
+		close(null);
 	return rc;
 }
 

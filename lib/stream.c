@@ -748,6 +748,20 @@ t2m_reader_move(struct t2m_reader *r, int fd, uint64_t off,
 }
 
 int
+t2m_reader_drop(struct t2m_reader *r, uint64_t n, int null, t2m_error *err)
+{
+	int rc;
+
+	if (n > r->left)
+		n = r->left;
+	/* Bytes held for a file stay held: nothing here continues them. */
+	r->in.gather = 1;
+	rc = payload_move(r, null, NULL, n, "/dev/null", err);
+	r->in.gather = 0;
+	return rc;
+}
+
+int
 t2m_reader_settle(struct t2m_reader *r, t2m_error *err)
 {
 	return t2m_in_settle(&r->in, err);

@@ -372,6 +372,11 @@ ssize_t t2m_reader_read(struct t2m_reader *r, void *p, size_t n,
 int t2m_reader_move(struct t2m_reader *r, int fd, uint64_t off,
     const char *name, t2m_error *err);
 int t2m_reader_settle(struct t2m_reader *r, t2m_error *err);
+/* Pass over the next n bytes (at most what is left) of the current
+ * payload by moving them to null, a descriptor that keeps nothing
+ * (/dev/null): from a pipe they are never copied. */
+int t2m_reader_drop(struct t2m_reader *r, uint64_t n, int null,
+    t2m_error *err);
 /* Append what is left of the current payload to tensor `index` of w, the
  * same way: a tensor that passes through unchanged is never copied. */
 int t2m_reader_pass(struct t2m_reader *r, struct t2m_writer *w,

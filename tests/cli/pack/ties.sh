@@ -5,7 +5,8 @@
 # taken) is written whole.  -d writes every tie whole.  t2m-unpack makes
 # the recorded ties tensors again, and a PyTorch checkpoint gives a tie
 # the storage of the tensor it names.  A tie whose bytes are not those of
-# the tensor it names is an invalid stream: one message, exit 1, no file.
+# the tensor it names is an invalid stream: one message, exit 1, no file
+# (at either end of a tie, which is what t2m-pack compares).
 set -u
 $PYTHON - <<'PY' || exit 3
 import struct
@@ -46,6 +47,10 @@ stream("p", ts[:7] + ts[8:], data[:7] + data[8:])
 # b tied to a, but other bytes: before a's and after them
 stream("bad1", ts[:2], [A, A[:4] + b"\0\0\0\0"])
 stream("bad2", [ts[1], ts[0]], [b"\0" * 8, A])
+# 400 KB, in 1 MiB records: b differs in its last element only
+big = struct.pack("<100000f", *range(100000))
+stream("bad3", [tensor("a", [100000]), tensor("b", [100000], "a")],
+       [big, big[:-4] + b"\0\0\0\0"])
 PY
 
 status=0
@@ -99,7 +104,7 @@ ok = ptr["a"] == ptr["b"] == ptr["g"] and len(set(ptr.values())) == 6 and \
     "out/data/1" not in z and torch.equal(d["b"], torch.tensor([1.5, -2.0]))
 sys.exit(0 if ok else f"{z} {ptr}")
 PY
-for s in bad1 bad2; do
+for s in bad1 bad2 bad3; do
 	for o in o.st o.pt; do
 		mkdir w
 		t2m-pack w/$o < $s 2> err && fail "$s -> $o: exit 0"
