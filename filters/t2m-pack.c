@@ -143,27 +143,6 @@ untied(const struct t2m_manifest *m, uint32_t i, t2m_error *err)
 	    t2m_attrs_get(&m->tensors[i].attrs, "t2m.tie"));
 }
 
-/* Read n bytes at off of a file written; -1 with errno set. */
-static int
-read_back(int fd, unsigned char *p, size_t n, uint64_t off)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		if ((r = pread(fd, p, n, (off_t)off)) < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;	/* the file is shorter */
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
 /*
  * A tie's bytes are not written, but its two ends are checked against
  * those of the tensor it names: SAMPLE bytes at each, whose CRC-32s are
@@ -252,9 +231,9 @@ check_tie(const struct t2m_manifest *m, const struct plan *p, uint32_t i,
 		return 0;
 	at = p->l[f].header_len + p->l[f].offset[p->sub ? p->sub[k] : k];
 	ends_of(n, &h, &t);
-	if (read_back(p->fd[f], buf, (size_t)h, at) < 0 ||
-	    read_back(p->fd[f], buf + h, (size_t)(n - t), at + t) < 0) {
-		t2m_fail_errno(err, "read error");
+	if (t2m_pread_full(p->fd[f], buf, (size_t)h, at, err) < 0 ||
+	    t2m_pread_full(p->fd[f], buf + h, (size_t)(n - t), at + t,
+	    err) < 0) {
 		err->subject = p->name[f];
 		return -1;
 	}

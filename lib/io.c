@@ -427,6 +427,29 @@ fail:
 }
 
 int
+t2m_pread_full(int fd, void *p, size_t n, uint64_t off, t2m_error *err)
+{
+	unsigned char *b = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, b, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return t2m_fail_errno(err, "read error at offset %llu",
+			    (unsigned long long)off);
+		if (r == 0)
+			return t2m_fail(err, "offset %llu: file ends early",
+			    (unsigned long long)off);
+		b += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+int
 t2m_pwrite_full(int fd, const void *p, size_t n, uint64_t off)
 {
 	const unsigned char *b = p;

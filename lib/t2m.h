@@ -297,6 +297,10 @@ int t2m_write_full(int fd, const void *p, size_t n);
 /* The same, to a pipe, so that its reader is not drawn to this CPU. */
 int t2m_pipe_write(int fd, const void *p, size_t n);
 int t2m_pwrite_full(int fd, const void *p, size_t n, uint64_t off);
+/* Read exactly n bytes at off, retrying short reads; -1 with a message
+ * (the offset, and strerror or "file ends early"). */
+int t2m_pread_full(int fd, void *p, size_t n, uint64_t off,
+    t2m_error *err);
 
 /*
  * An output file written in place of `path` atomically: a temporary file

@@ -202,23 +202,10 @@ static int
 cursor_read(void *ctx, void *p, size_t n, t2m_error *err)
 {
 	struct file_cursor *c = ctx;
-	unsigned char *b = p;
-	ssize_t r;
 
-	while (n > 0) {
-		r = pread(c->fd, b, n, (off_t)c->at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return t2m_fail_errno(err, "read error at offset %llu",
-			    (unsigned long long)c->at);
-		if (r == 0)
-			return t2m_fail(err, "offset %llu: file ends early",
-			    (unsigned long long)c->at);
-		b += r;
-		n -= (size_t)r;
-		c->at += (uint64_t)r;
-	}
+	if (t2m_pread_full(c->fd, p, n, c->at, err) < 0)
+		return -1;
+	c->at += n;
 	return 0;
 }
 

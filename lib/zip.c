@@ -50,29 +50,6 @@ zip_crc_fail(t2m_error *err, const char *name, uint32_t stored,
 	    stored == 0 ? ", as in files saved without checksums" : "");
 }
 
-static int
-pread_full(int fd, void *p, size_t n, uint64_t off, t2m_error *err)
-{
-	unsigned char *b = p;
-	ssize_t r;
-
-	while (n > 0) {
-		r = pread(fd, b, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return t2m_fail_errno(err, "read error at offset %llu",
-			    (unsigned long long)off);
-		if (r == 0)
-			return t2m_fail(err, "offset %llu: file ends early",
-			    (unsigned long long)off);
-		b += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
 /* Walk the extra fields for a zip64 one; fill the fields that were
  * 0xffffffff in the fixed part, in the order the format gives. */
 static int
@@ -154,7 +131,7 @@ find_cd(struct t2m_in *in, uint64_t *cd_off, uint64_t *cd_size,
 	if (n < 22)
 		return t2m_fail(err, "zip: %llu bytes: too short for an "
 		    "archive", (unsigned long long)size);
-	if (pread_full(in->fd, tail, n, start, err) < 0)
+	if (t2m_pread_full(in->fd, tail, n, start, err) < 0)
 		return -1;
 	for (k = n - 22 + 1; k-- > 0; )
 		if (le32(tail + k) == SIG_EOCD &&
@@ -179,7 +156,7 @@ find_cd(struct t2m_in *in, uint64_t *cd_off, uint64_t *cd_size,
 		loc = le64(tail + k - 20 + 8);
 		if (loc > eocd - 20 || eocd - 20 - loc < 56)
 			return t2m_fail(err, "zip: bad zip64 locator");
-		if (pread_full(in->fd, z, sizeof z, loc, err) < 0)
+		if (t2m_pread_full(in->fd, z, sizeof z, loc, err) < 0)
 			return -1;
 		if (le32(z) != SIG_Z64E)
 			return t2m_fail(err, "zip: zip64 end record missing at "
@@ -245,7 +222,7 @@ cd_fill(struct cd_reader *r, size_t n, size_t *got, t2m_error *err)
 		left = r->size - r->done - r->have;
 		k = CD_WINDOW - r->have < left ? CD_WINDOW - r->have :
 		    (size_t)left;
-		if (k > 0 && pread_full(r->fd, r->buf + r->have, k,
+		if (k > 0 && t2m_pread_full(r->fd, r->buf + r->have, k,
 		    r->off + r->done + r->have, err) < 0)
 			return -1;
 		r->have += k;
@@ -345,7 +322,7 @@ lfh_data(struct lfh_reader *r, const char *name, uint64_t lfh, uint64_t csize,
 		n = limit - lfh < LFH_WINDOW ? (size_t)(limit - lfh) :
 		    LFH_WINDOW;
 		r->len = 0;
-		if (pread_full(r->fd, r->buf, n, lfh, err) < 0)
+		if (t2m_pread_full(r->fd, r->buf, n, lfh, err) < 0)
 			return -1;
 		r->start = lfh;
 		r->len = n;
@@ -579,7 +556,7 @@ zip_read_stored(struct t2m_in *in, const struct zip_entry *e, unsigned char *p,
 	if (e->csize != e->usize)
 		return t2m_fail(err, "zip: stored entry '%s' has two sizes",
 		    e->name);
-	if (pread_full(in->fd, p, (size_t)e->usize, e->data, err) < 0)
+	if (t2m_pread_full(in->fd, p, (size_t)e->usize, e->data, err) < 0)
 		return -1;
 	if (!ignore_crc && (crc = t2m_crc32(0, p, (size_t)e->usize)) != e->crc)
 		return zip_crc_fail(err, e->name, e->crc, crc);
@@ -608,7 +585,8 @@ zip_load(struct t2m_in *in, const struct zip_entry *e, uint64_t max,
 			    "sizes", e->name);
 		if ((u = malloc(e->usize ? e->usize : 1)) == NULL)
 			return t2m_fail(err, "out of memory");
-		if (pread_full(in->fd, u, (size_t)e->usize, e->data, err) < 0) {
+		if (t2m_pread_full(in->fd, u, (size_t)e->usize, e->data,
+		    err) < 0) {
 			free(u);
 			return -1;
 		}
@@ -618,7 +596,8 @@ zip_load(struct t2m_in *in, const struct zip_entry *e, uint64_t max,
 			free(c);
 			return t2m_fail(err, "out of memory");
 		}
-		if (pread_full(in->fd, c, (size_t)e->csize, e->data, err) < 0)
+		if (t2m_pread_full(in->fd, c, (size_t)e->csize, e->data,
+		    err) < 0)
 			goto fail;
 		memset(&zs, 0, sizeof zs);
 		if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
