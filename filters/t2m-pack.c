@@ -195,14 +195,19 @@ pass_tie(struct t2m_reader *r, const struct t2m_chunk *c, uint64_t n,
 
 	ends_of(n, &h, &t);
 	while (at < end) {
-		if (at >= h && at < t && end <= t) {
+		if (at >= h && at < t) {
+			/* The middle, up to the tail or this record's end. */
+			want = (end < t ? end : t) - at;
 			if (*null < 0)
 				*null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-			if (*null >= 0)
-				return t2m_reader_drop(r, end - at, *null, err);
-		}
-		/* An end, or the middle up to the tail in this record. */
-		want = at < h ? h - at : at < t ? t - at : end - at;
+			if (*null >= 0) {
+				if (t2m_reader_drop(r, want, *null, err) < 0)
+					return -1;
+				at += want;
+				continue;
+			}
+		} else
+			want = (at < h ? h : end) - at;
 		if (want > BUFSIZE)
 			want = BUFSIZE;
 		if ((k = t2m_reader_read(r, buf, (size_t)want, err)) <= 0)

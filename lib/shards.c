@@ -48,8 +48,7 @@ assign(const struct t2m_manifest *m, uint64_t max, struct t2m_st_shards *s,
 	for (i = 0; i < m->ntensors; i++)
 		if (all.offset[i] == UINT64_MAX) {
 			s->tied[i] = 1;
-			s->shard[i] = s->shard[t2m_manifest_find(m,
-			    t2m_attrs_get(&m->tensors[i].attrs, "t2m.tie"))];
+			s->shard[i] = s->shard[t2m_tensor_tie(m, i)];
 		}
 	s->n = k + 1;
 	t2m_st_layout_free(&all);
