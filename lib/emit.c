@@ -58,9 +58,20 @@ emit_init(struct emitter *e, struct t2m_writer *w, struct th_pickle *t,
 	return 0;
 }
 
+/* Unmap file_crc's window, if there is one. */
+static void
+emit_unmap(struct emitter *e)
+{
+	if (e->map != NULL)
+		munmap(e->map, e->map_len);
+	e->map = NULL;
+	e->map_len = 0;
+}
+
 void
 emit_free(struct emitter *e)
 {
+	emit_unmap(e);
 	free(e->by_storage);
 	free(e->first);
 	free(e->buf);
@@ -247,8 +258,9 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 
 /*
  * The CRC-32 of n bytes at offset at of file fd, read through a window
- * mapped a piece at a time: checking costs no copy.  Where mapping fails,
- * through the chunk buffer.
+ * mapped WINDOW bytes at a time, up to limit: checking costs no copy,
+ * and the pieces emit_direct checks one after another share a mapping.
+ * Where mapping fails, through the chunk buffer.
  */
 #define WINDOW ((size_t)4 << 20)
 #define DIRECT_MIN ((uint64_t)128 << 10)
@@ -257,39 +269,51 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 #endif
 
 static int
-file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint32_t *crc,
-    t2m_error *err)
+file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint64_t limit,
+    uint32_t *crc, t2m_error *err)
 {
 	static long page;
-	uint64_t pos, lead;
-	size_t k, len;
+	uint64_t pos, off, lead;
 	unsigned char *map;
+	size_t k, len;
 	ssize_t r;
 
 	if (page == 0 && (page = sysconf(_SC_PAGESIZE)) <= 0)
 		page = 4096;
 	for (pos = 0; pos < n; pos += k) {
-		k = n - pos < WINDOW ? (size_t)(n - pos) : WINDOW;
-		lead = (at + pos) % (uint64_t)page;
-		len = (size_t)lead + k;
-		map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
-		    fd, (off_t)(at + pos - lead));
-		if (map != MAP_FAILED) {
-			*crc = t2m_crc32(*crc, map + lead, k);
-			munmap(map, len);
+		off = at + pos;
+		if (e->map == NULL || off < e->map_at ||
+		    off >= e->map_at + e->map_len) {
+			emit_unmap(e);
+			lead = off % (uint64_t)page;
+			len = limit - off < WINDOW ? (size_t)(limit - off) :
+			    WINDOW;
+			len += (size_t)lead;
+			map = mmap(NULL, len, PROT_READ, MAP_SHARED |
+			    MAP_POPULATE, fd, (off_t)(off - lead));
+			if (map != MAP_FAILED) {
+				e->map = map;
+				e->map_at = off - lead;
+				e->map_len = len;
+			}
+		}
+		if (e->map != NULL) {
+			k = e->map_at + e->map_len - off < n - pos ?
+			    (size_t)(e->map_at + e->map_len - off) :
+			    (size_t)(n - pos);
+			*crc = t2m_crc32(*crc, e->map + (off - e->map_at), k);
 			continue;
 		}
-		if (k > e->chunk)
-			k = e->chunk;
+		k = n - pos < e->chunk ? (size_t)(n - pos) : e->chunk;
 		do
-			r = pread(fd, e->buf, k, (off_t)(at + pos));
+			r = pread(fd, e->buf, k, (off_t)off);
 		while (r < 0 && errno == EINTR);
 		if (r < 0)
 			return t2m_fail_errno(err, "read error at offset %llu",
-			    (unsigned long long)(at + pos));
+			    (unsigned long long)off);
 		if ((size_t)r < k)
 			return t2m_fail(err, "offset %llu: file ends early",
-			    (unsigned long long)(at + pos + (uint64_t)r));
+			    (unsigned long long)(off + (uint64_t)r));
 		*crc = t2m_crc32(*crc, e->buf, k);
 	}
 	return 0;
@@ -315,7 +339,7 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 	const uint32_t *users = e->by_storage + e->first[s->seq];
 	uint32_t nusers = emit_users(e, s), u;
 	const struct pk_tensor *x;
-	uint64_t checked = 0, b, end, from, to;
+	uint64_t checked = 0, b, end, from, to, limit = src->at + s->nbytes;
 
 	for (u = 0; u < nusers; u++) {
 		x = e->items[users[u]].tensor;
@@ -328,20 +352,24 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 				to = end;
 			if (e->crc && checked < to) {
 				if (file_crc(e, src->fd, src->at + checked,
-				    to - checked, crc, err) < 0)
-					return -1;
+				    to - checked, limit, crc, err) < 0)
+					goto fail;
 				checked = to;
 			}
 			if (t2m_writer_data_fd(e->w, e->base + users[u],
 			    src->fd, src->at + from, to - from, err) < 0)
-				return -1;
+				goto fail;
 		}
 	}
 	if (e->crc && checked < s->nbytes &&
-	    file_crc(e, src->fd, src->at + checked, s->nbytes - checked, crc,
-	    err) < 0)
-		return -1;
+	    file_crc(e, src->fd, src->at + checked, s->nbytes - checked, limit,
+	    crc, err) < 0)
+		goto fail;
+	emit_unmap(e);
 	return 0;
+fail:
+	emit_unmap(e);
+	return -1;
 }
 
 /* The one item with elements that views storage s, or UINT32_MAX. */
