@@ -487,9 +487,12 @@ describe(void *ctx, const struct t2m_manifest *sm, t2m_error *err)
 				    ", which holds it too" : "");
 			en->found = 1;
 			sh->got++;
-		} else if (!t2m_tensor_hidden(t)) {
+		} else if (!t2m_tensor_hidden(t) &&
+		    t2m_attrs_get(&t->attrs, "t2m.tie") == NULL) {
 			/* Hidden tensors (t2m-pack keeps what conversion
-			 * consumed) are not weights: indexes leave them out. */
+			 * consumed) are not weights, and a tie is written
+			 * once with the tensor it names: indexes leave both
+			 * out. */
 			return t2m_fail(err, "tensor '%s' is not in the index",
 			    t->name);
 		}

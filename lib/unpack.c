@@ -285,8 +285,7 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 		return 0;
 	}
 	nregular = m->ntensors;
-	/* A shard's ties stay metadata: the index names its tensors. */
-	if ((!sink && restore_ties(m, nregular, &tie, &nties, err) < 0) ||
+	if (restore_ties(m, nregular, &tie, &nties, err) < 0 ||
 	    restore_hidden(m, &hidden, &nhidden, err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0)

@@ -3,7 +3,9 @@
 # one weight (permuted, so written apart) and a float64 pair (made float32,
 # so written apart).  t2m-rename follows a tie or drops it with its tensor,
 # t2m-cast keeps it when it casts both, t2m-pack -s puts it in the shard
-# of its tensor and leaves it out of the index, t2m-analyze counts it.
+# of its tensor and leaves it out of the index, t2m-unpack of the shards
+# gives it back, t2m-shards converts shards holding ties, t2m-analyze
+# counts it.
 set -u
 status=0
 fail() { echo "FAIL: $*"; status=1; }
@@ -32,6 +34,11 @@ t2m-unpack m.pt | t2m-cast -t f16 -k head.weight | t2m-pack one.st ||
     fail "cast one"
 t2m-unpack m.pt | t2m-cast -t f16 | t2m-pack both.st || fail "cast both"
 t2m-unpack m.pt | t2m-transpose | t2m-pack -s 300 shards || fail "shards"
+t2m-unpack shards | t2m-pack again.st || fail "shards back"
+t2m-unpack shards | t2m-pack -d whole.st || fail "shards back, -d"
+t2m-unpack m.pt | t2m-pack -s 300 raw || fail "raw shards"
+t2m-shards raw mlx || fail "t2m-shards"
+t2m-unpack mlx | t2m-pack viashards.st || fail "t2m-shards back"
 t2m-unpack m.pt | t2m-analyze > report.json || fail "analyze"
 
 $PYTHON - <<'PY' || fail "contents"
@@ -81,6 +88,21 @@ if "head.weight" in index:
 meta, tab, _ = st.read("shards/" + index["emb.weight"])
 if meta.get("t2m.tie.head.weight") != "emb.weight":
     bad.append(f"shard of emb.weight: {meta}")
+# Read back, the shards give the tie again: written once, or whole.
+tab = check("again.st", ["emb.weight", "c1.weight", "c2.weight", "d1", "d2"],
+            {"head.weight": "emb.weight"})
+if not torch.equal(value(tab, "head.weight"), sd["emb.weight"]):
+    bad.append("again.st: head.weight: values")
+tab = check("whole.st", ["emb.weight", "head.weight", "c1.weight",
+                         "c2.weight", "d1", "d2"], {})
+if not torch.equal(value(tab, "head.weight"), sd["emb.weight"]):
+    bad.append("whole.st: head.weight: values")
+# t2m-shards converts shards with ties as the one pipeline does.
+if open("viashards.st", "rb").read() != open("conv.st", "rb").read():
+    bad.append("viashards.st differs from conv.st")
+index = json.load(open("mlx/model.safetensors.index.json"))["weight_map"]
+if sorted(index) != ["c1.weight", "c2.weight", "d1", "d2", "emb.weight"]:
+    bad.append(f"t2m-shards index: {sorted(index)}")
 t = json.load(open("report.json"))["tensors"]["ties"]
 if t != {"count": 3, "bytes": 11 * 6 * 4 + 4 * 3 * 9 * 4 + 5 * 8}:
     bad.append(f"report: {t}")
