@@ -16,11 +16,30 @@
 #include "transpose.h"
 
 
+/* -h: the usage line, which usage() prints alone, and the rest. */
+static const char help[] =
+    "usage: t2m-analyze [-jt] [-c config.json] [-m map.json] [-p report] [file | -]\n"
+    "Report what of a PyTorch model converts to MLX, and what blocks.\n"
+    "\n"
+    "options:\n"
+    "  -c config.json  a Hugging Face config.json (default: the one beside file)\n"
+    "  -j              JSON, even on a terminal\n"
+    "  -m map.json     a type map, module path to class, as for t2m-transpose\n"
+    "  -p report       copy the stream to the standard output; the report to report\n"
+    "  -t              a table, even when the output is not a terminal\n"
+    "  -h, --help      print this help and exit\n"
+    "  --version       print the version and exit\n"
+    "\n"
+    "examples:\n"
+    "  t2m-unpack full.pt | t2m-analyze | jq -c .coverage\n"
+    "  t2m-analyze full.pt | jq -c '.plan[0]'\n"
+    "\n"
+    "See t2m-analyze(1).\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-analyze [-jt] [-c config.json] "
-	    "[-m map.json] [-p report] [file | -]\n");
+	fprintf(stderr, "%.*s", (int)(strchr(help, '\n') - help + 1), help);
 	exit(2);
 }
 
@@ -136,13 +155,8 @@ main(int argc, char *argv[])
 	t2m_error e;
 
 	argv[0] = "t2m-analyze";	/* getopt's messages name the program */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		if (puts("t2m-analyze " T2M_VERSION) == EOF ||
-		    fflush(stdout) == EOF)
-			err(1, "<stdout>");
-		return 0;
-	}
-	while ((ch = getopt(argc, argv, "c:jm:p:t")) != -1)
+	t2m_long_options(argc, argv, "t2m-analyze", help);
+	while ((ch = getopt(argc, argv, "c:hjm:p:t")) != -1)
 		switch (ch) {
 		case 'c':
 			j.cfgpath = optarg;
@@ -161,6 +175,8 @@ main(int argc, char *argv[])
 			tflag = 1;
 			jflag = 0;
 			break;
+		case 'h':
+			t2m_help(help);
 		default:
 			usage();
 		}

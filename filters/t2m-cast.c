@@ -25,11 +25,29 @@ struct cast {
 	unsigned char from, to;	/* to is 0 for a tensor passed as is */
 };
 
+/* -h: the usage line, which usage() prints alone, and the rest. */
+static const char help[] =
+    "usage: t2m-cast [-i type] [-k pattern] [-t type] [-x pattern]\n"
+    "Change the element type of tensors in a t2m stream.\n"
+    "\n"
+    "options:\n"
+    "  -i type     integer tensors to type: I8, I16, I32, I64, U8, U16, U32, U64\n"
+    "  -k pattern  convert only the tensors whose name matches pattern (a glob)\n"
+    "  -t type     float tensors to type: F16, BF16 or F32\n"
+    "  -x pattern  do not convert the tensors whose name matches pattern\n"
+    "  -h, --help  print this help and exit\n"
+    "  --version   print the version and exit\n"
+    "\n"
+    "examples:\n"
+    "  t2m-unpack model.safetensors | t2m-cast -t bf16 | t2m-ls\n"
+    "  t2m-unpack model.pt | t2m-cast -t f16 -x '1.*' | t2m-ls\n"
+    "\n"
+    "See t2m-cast(1).\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-cast [-i type] [-k pattern] [-t type] "
-	    "[-x pattern]\n");
+	fprintf(stderr, "%.*s", (int)(strchr(help, '\n') - help + 1), help);
 	exit(2);
 }
 
@@ -133,16 +151,11 @@ main(int argc, char *argv[])
 	t2m_error e;
 
 	argv[0] = "t2m-cast";	/* getopt's messages name the program */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		if (puts("t2m-cast " T2M_VERSION) == EOF ||
-		    fflush(stdout) == EOF)
-			err(1, "<stdout>");
-		return 0;
-	}
+	t2m_long_options(argc, argv, "t2m-cast", help);
 	if ((keep = calloc((size_t)argc, sizeof *keep)) == NULL ||
 	    (drop = calloc((size_t)argc, sizeof *drop)) == NULL)
 		errx(1, "out of memory");
-	while ((opt = getopt(argc, argv, "i:k:t:x:")) != -1)
+	while ((opt = getopt(argc, argv, "hi:k:t:x:")) != -1)
 		switch (opt) {
 		case 'i':
 			if (!t2m_dtype_is_int(ito = dtype_arg(optarg))) {
@@ -166,6 +179,8 @@ main(int argc, char *argv[])
 		case 'x':
 			drop[ndrop++] = optarg;
 			break;
+		case 'h':
+			t2m_help(help);
 		default:
 			usage();
 		}

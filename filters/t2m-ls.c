@@ -13,10 +13,27 @@
 
 #include "t2m.h"
 
+/* -h: the usage line, which usage() prints alone, and the rest. */
+static const char help[] =
+    "usage: t2m-ls [-jl] [file | -]\n"
+    "Check a t2m stream and list its tensors.\n"
+    "\n"
+    "options:\n"
+    "  -j          the manifest as one line of JSON\n"
+    "  -l          long listing: info, metadata, modules and attributes too\n"
+    "  -h, --help  print this help and exit\n"
+    "  --version   print the version and exit\n"
+    "\n"
+    "examples:\n"
+    "  t2m-unpack model.safetensors | t2m-ls -l\n"
+    "  t2m-ls model.t2m\n"
+    "\n"
+    "See t2m-ls(1).\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-ls [-jl] [file | -]\n");
+	fprintf(stderr, "%.*s", (int)(strchr(help, '\n') - help + 1), help);
 	exit(2);
 }
 
@@ -164,12 +181,8 @@ main(int argc, char *argv[])
 	t2m_error e;
 
 	argv[0] = "t2m-ls";	/* getopt's messages name the program */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		if (puts("t2m-ls " T2M_VERSION) == EOF || fflush(stdout) == EOF)
-			err(1, "<stdout>");
-		return 0;
-	}
-	while ((ch = getopt(argc, argv, "jl")) != -1)
+	t2m_long_options(argc, argv, "t2m-ls", help);
+	while ((ch = getopt(argc, argv, "hjl")) != -1)
 		switch (ch) {
 		case 'j':
 			jflag = 1;
@@ -177,6 +190,8 @@ main(int argc, char *argv[])
 		case 'l':
 			lflag = 1;
 			break;
+		case 'h':
+			t2m_help(help);
 		default:
 			usage();
 		}

@@ -40,10 +40,30 @@ struct plan {
 
 static struct t2m_progress progress;
 
+/* -h: the usage line, which usage() prints alone, and the rest. */
+static const char help[] =
+    "usage: t2m-pack [-dq] [-f format] [-s size] file\n"
+    "Write a t2m stream to a safetensors file, shards or a PyTorch checkpoint.\n"
+    "\n"
+    "options:\n"
+    "  -d          write each name of a tied tensor with bytes of its own\n"
+    "  -f format   safetensors or torch (default: torch for .pt, .pth, .bin)\n"
+    "  -q          draw no progress line\n"
+    "  -s size     safetensors shards of at most size bytes (K, M, G, T) and an\n"
+    "              index, in the directory file\n"
+    "  -h, --help  print this help and exit\n"
+    "  --version   print the version and exit\n"
+    "\n"
+    "examples:\n"
+    "  t2m-unpack full.pt | t2m-transpose | t2m-pack mlx.safetensors\n"
+    "  t2m-unpack model.safetensors | t2m-pack -s 512K shards\n"
+    "\n"
+    "See t2m-pack(1).\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-pack [-dq] [-f format] [-s size] file\n");
+	fprintf(stderr, "%.*s", (int)(strchr(help, '\n') - help + 1), help);
 	exit(2);
 }
 
@@ -585,12 +605,8 @@ main(int argc, char *argv[])
 	int ch, quiet = 0, apart = 0;
 
 	argv[0] = "t2m-pack";	/* getopt's messages name the program */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		if (puts("t2m-pack " T2M_VERSION) == EOF || fflush(stdout) == EOF)
-			err(1, "<stdout>");
-		return 0;
-	}
-	while ((ch = getopt(argc, argv, "df:qs:")) != -1)
+	t2m_long_options(argc, argv, "t2m-pack", help);
+	while ((ch = getopt(argc, argv, "df:hqs:")) != -1)
 		switch (ch) {
 		case 'd':
 			apart = 1;
@@ -615,6 +631,8 @@ main(int argc, char *argv[])
 				usage();
 			}
 			break;
+		case 'h':
+			t2m_help(help);
 		default:
 			usage();
 		}

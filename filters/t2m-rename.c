@@ -46,11 +46,30 @@ struct pair {
 	const char *now, *was;
 };
 
+/* -h: the usage line, which usage() prints alone, and the rest. */
+static const char help[] =
+    "usage: t2m-rename [-u] [-d pattern] [-k pattern] [-p prefix] [-s old=new]\n"
+    "Select, drop and rename the tensors of a t2m stream.\n"
+    "\n"
+    "options:\n"
+    "  -d pattern  drop the tensors whose names match pattern (a glob)\n"
+    "  -k pattern  keep only the tensors whose names match one -k pattern\n"
+    "  -p prefix   strip prefix from the names that begin with it\n"
+    "  -s old=new  replace the leading path old of each name with new\n"
+    "  -u          strip torch.compile's _orig_mod. and DataParallel's module.\n"
+    "  -h, --help  print this help and exit\n"
+    "  --version   print the version and exit\n"
+    "\n"
+    "examples:\n"
+    "  t2m-unpack model.pt | t2m-rename -k '5.*' -s 5=head | t2m-ls\n"
+    "  t2m-unpack model.pt | t2m-rename -s 5=0 | t2m-pack out.safetensors\n"
+    "\n"
+    "See t2m-rename(1).\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-rename [-u] [-d pattern] [-k pattern] "
-	    "[-p prefix] [-s old=new]\n");
+	fprintf(stderr, "%.*s", (int)(strchr(help, '\n') - help + 1), help);
 	exit(2);
 }
 
@@ -733,15 +752,10 @@ main(int argc, char *argv[])
 	t2m_error e, merr;
 
 	argv[0] = "t2m-rename";	/* getopt's messages name the program */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		if (puts("t2m-rename " T2M_VERSION) == EOF ||
-		    fflush(stdout) == EOF)
-			err(1, "<stdout>");
-		return 0;
-	}
+	t2m_long_options(argc, argv, "t2m-rename", help);
 	p.keep = xcalloc((size_t)argc, sizeof *p.keep);
 	p.drop = xcalloc((size_t)argc, sizeof *p.drop);
-	while ((ch = getopt(argc, argv, "d:k:p:s:u")) != -1)
+	while ((ch = getopt(argc, argv, "d:hk:p:s:u")) != -1)
 		switch (ch) {
 		case 'd':
 			p.drop[p.ndrop++] = optarg;
@@ -768,6 +782,8 @@ main(int argc, char *argv[])
 		case 'u':
 			uflag = 1;
 			break;
+		case 'h':
+			t2m_help(help);
 		default:
 			usage();
 		}

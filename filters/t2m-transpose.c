@@ -17,11 +17,30 @@
 
 #define BUFSIZE ((size_t)1 << 20)
 
+/* -h: the usage line, which usage() prints alone, and the rest. */
+static const char help[] =
+    "usage: t2m-transpose [-Lr] [-c config.json] [-m map.json]\n"
+    "Convert a t2m stream between PyTorch's layout and MLX's.\n"
+    "\n"
+    "options:\n"
+    "  -c config.json  a Hugging Face config.json (default: the one beside the\n"
+    "                  checkpoint)\n"
+    "  -L              print the rule table and exit\n"
+    "  -m map.json     a type map: module path to the class's qualified name\n"
+    "  -r              from MLX's layout back to PyTorch's\n"
+    "  -h, --help      print this help and exit\n"
+    "  --version       print the version and exit\n"
+    "\n"
+    "examples:\n"
+    "  t2m-unpack full.pt | t2m-transpose | t2m-pack mlx.safetensors\n"
+    "  t2m-unpack mlx.safetensors | t2m-transpose -r | t2m-pack back.safetensors\n"
+    "\n"
+    "See t2m-transpose(1).\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-transpose [-Lr] [-c config.json] "
-	    "[-m map.json]\n");
+	fprintf(stderr, "%.*s", (int)(strchr(help, '\n') - help + 1), help);
 	exit(2);
 }
 
@@ -65,13 +84,8 @@ main(int argc, char *argv[])
 	t2m_error e;
 
 	argv[0] = "t2m-transpose";	/* getopt's messages name the program */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		if (puts("t2m-transpose " T2M_VERSION) == EOF ||
-		    fflush(stdout) == EOF)
-			err(1, "<stdout>");
-		return 0;
-	}
-	while ((ch = getopt(argc, argv, "Lc:m:r")) != -1)
+	t2m_long_options(argc, argv, "t2m-transpose", help);
+	while ((ch = getopt(argc, argv, "c:hLm:r")) != -1)
 		switch (ch) {
 		case 'L':
 			list_rules();
@@ -85,6 +99,8 @@ main(int argc, char *argv[])
 		case 'r':
 			rflag = 1;
 			break;
+		case 'h':
+			t2m_help(help);
 		default:
 			usage();
 		}

@@ -14,11 +14,31 @@
 
 #include "t2m.h"
 
+/* -h: the usage line, which usage() prints alone, and the rest. */
+static const char help[] =
+    "usage: t2m-unpack [-cls] [-C size] [-k key] [-m member] [file | -]\n"
+    "Read a checkpoint and write it as a t2m stream.\n"
+    "\n"
+    "options:\n"
+    "  -C size     data records of at most size bytes (K, M, G; default 1M)\n"
+    "  -c          do not check the CRC-32 of zip records\n"
+    "  -k key      only the part of the checkpoint at key (a dotted path)\n"
+    "  -l          write no stream: list what the checkpoint holds\n"
+    "  -m member   in a tar archive, read the member called member\n"
+    "  -s          skip the tensors t2m cannot convert, with a warning\n"
+    "  -h, --help  print this help and exit\n"
+    "  --version   print the version and exit\n"
+    "\n"
+    "examples:\n"
+    "  t2m-unpack model.pt | t2m-pack model.mlx.safetensors\n"
+    "  t2m-unpack -k optimizer_states.0.state model.ckpt | t2m-ls | tail -2\n"
+    "\n"
+    "See t2m-unpack(1).\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: t2m-unpack [-cls] [-C size] [-k key] "
-	    "[-m member] [file | -]\n");
+	fprintf(stderr, "%.*s", (int)(strchr(help, '\n') - help + 1), help);
 	exit(2);
 }
 
@@ -43,12 +63,8 @@ main(int argc, char *argv[])
 	int ch, fd = 0, lflag = 0;
 
 	argv[0] = "t2m-unpack";	/* getopt's messages name the program */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		if (puts("t2m-unpack " T2M_VERSION) == EOF || fflush(stdout) == EOF)
-			err(1, "<stdout>");
-		return 0;
-	}
-	while ((ch = getopt(argc, argv, "C:ck:lm:s")) != -1)
+	t2m_long_options(argc, argv, "t2m-unpack", help);
+	while ((ch = getopt(argc, argv, "C:chk:lm:s")) != -1)
 		switch (ch) {
 		case 'c':
 			o.ignore_crc = 1;
@@ -73,6 +89,8 @@ main(int argc, char *argv[])
 			}
 			o.chunk = (size_t)size;
 			break;
+		case 'h':
+			t2m_help(help);
 		default:
 			usage();
 		}

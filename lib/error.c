@@ -1,9 +1,13 @@
-/* error.c - filling in t2m_error: the one way lib/ reports a failure. */
+/*
+ * error.c - filling in t2m_error: the one way lib/ reports a failure; and
+ * how a filter ends, on a failure or on --version and --help.
+ */
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "t2m.h"
@@ -63,4 +67,27 @@ t2m_die(const char *name, const t2m_error *e)
 		raise(SIGPIPE);
 	}
 	errx(1, "%s: %s", e->subject ? e->subject : name, e->msg);
+}
+
+void
+t2m_help(const char *help)
+{
+	if (fputs(help, stdout) == EOF || fflush(stdout) == EOF)
+		err(1, "<stdout>");
+	exit(0);
+}
+
+void
+t2m_long_options(int argc, char **argv, const char *prog, const char *help)
+{
+	if (argc != 2)
+		return;
+	if (strcmp(argv[1], "--help") == 0)
+		t2m_help(help);
+	if (strcmp(argv[1], "--version") == 0) {
+		if (printf("%s %s\n", prog, T2M_VERSION) < 0 ||
+		    fflush(stdout) == EOF)
+			err(1, "<stdout>");
+		exit(0);
+	}
 }

@@ -37,6 +37,14 @@ int t2m_fail_errno(t2m_error *err, const char *fmt, ...)
  * subject is e's own or name; a closed pipe (EPIPE) dies by SIGPIPE
  * instead, quietly, as a pipeline expects. */
 void t2m_die(const char *name, const t2m_error *e);
+/* A filter's long options, each alone on its command line: --version
+ * prints "prog version", --help prints help (which begins with the usage
+ * line); either on the standard output, then exit 0.  Returns otherwise. */
+void t2m_long_options(int argc, char **argv, const char *prog,
+    const char *help);
+/* Print help on the standard output and exit 0 (1 if it cannot be
+ * written): -h. */
+void t2m_help(const char *help) __attribute__((noreturn));
 /* Put "prefix: " in front of the message already in err; returns -1. */
 int t2m_prefix(t2m_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
