@@ -7,6 +7,8 @@ BINDIR  ?= $(PREFIX)/bin
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
+# bash-completion looks a command's completion up by its name.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 BUILD   ?= build
 
@@ -165,8 +167,12 @@ PC_INCDIR = $(patsubst $(PREFIX)%,$${prefix}%,$(INCDIR))
 install: all $(BUILD)/libt2m.a
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+	    $(DESTDIR)$(BASHCOMPDIR)
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
+	for p in $(PROGS); do \
+	    cp scripts/completion/t2m.bash $(DESTDIR)$(BASHCOMPDIR)/$$p || \
+	    exit 1; done
 	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
@@ -182,6 +188,7 @@ install: all $(BUILD)/libt2m.a
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) \
 	    $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
+	    $(PROGS:%=$(DESTDIR)$(BASHCOMPDIR)/%) \
 	    $(DESTDIR)$(MANDIR)/man5/t2m-stream.5 \
 	    $(DESTDIR)$(MANDIR)/man7/t2m.7 \
 	    $(DESTDIR)$(LIBDIR)/libt2m.a $(DESTDIR)$(INCDIR)/t2m.h \
