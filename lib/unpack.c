@@ -272,22 +272,29 @@ unpack_safetensors(struct t2m_in *in, struct t2m_writer *w,
 	struct hidden *hidden = NULL;
 	uint32_t i, nhidden = 0, nregular, base = sink ? sink->base : 0;
 	uint32_t *tie = NULL, nties = 0;
-	int rc = -1;
+	int d, rc = -1;
 
 	if (t2m_st_read_header(in, &m, err) < 0)
 		return -1;
-	if (o->listing) {
-		for (i = 0; i < m->ntensors; i++)
-			t2m_buf_printf(o->listing, "%s\ttensor %s\n",
-			    m->tensors[i].name,
-			    t2m_dtype_name(m->tensors[i].dtype));
-		t2m_manifest_free(m);
-		return 0;
-	}
 	nregular = m->ntensors;
 	if (restore_ties(m, nregular, &tie, &nties, err) < 0 ||
-	    restore_hidden(m, &hidden, &nhidden, err) < 0 ||
-	    t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
+	    restore_hidden(m, &hidden, &nhidden, err) < 0)
+		goto out;
+	if (o->listing) {
+		/* The tensors of the stream, as a pickle's are listed. */
+		for (i = 0; i < m->ntensors; i++) {
+			t2m_buf_printf(o->listing, "%s\ttensor %s [",
+			    m->tensors[i].name,
+			    t2m_dtype_name(m->tensors[i].dtype));
+			for (d = 0; d < m->tensors[i].ndim; d++)
+				t2m_buf_printf(o->listing, d ? ", %llu" : "%llu",
+				    (unsigned long long)m->tensors[i].shape[d]);
+			t2m_buf_str(o->listing, "]\n");
+		}
+		rc = 0;
+		goto out;
+	}
+	if (t2m_attrs_set(m, &m->info, "format", "safetensors", err) < 0 ||
 	    t2m_attrs_set(m, &m->info, "source", in->name, err) < 0)
 		goto out;
 	if (o->manifest) {
