@@ -128,7 +128,7 @@ t2m_in_init(struct t2m_in *in, int fd, const char *name, size_t bufsize,
 	in->name = name;
 	if (isatty(fd))
 		return t2m_fail(err, "refusing to read binary data from a "
-		    "terminal");
+		    "terminal (-h for help)");
 	if (fstat(fd, &st) < 0)
 		return t2m_fail_errno(err, "cannot stat");
 	if (S_ISDIR(st.st_mode))
