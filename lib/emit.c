@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -257,10 +259,58 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 }
 
 /*
+ * A file that shrinks while it is read through a mapping faults on the
+ * pages it lost: SIGBUS, which kills the process.  While emit_direct
+ * checks a storage, on_bus jumps back to the check in file_crc, which
+ * fails as a short read would.  A SIGBUS anywhere else gets the default
+ * action, as before.  One check at a time: the filters have one thread.
+ */
+static sigjmp_buf *volatile bus_jump;
+
+static void
+on_bus(int sig)
+{
+	if (bus_jump != NULL)
+		siglongjmp(*bus_jump, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch SIGBUS with on_bus; 0 if it cannot be. */
+static int
+bus_catch(struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_bus;
+	sa.sa_flags = SA_NODEFER;	/* unblocked after the jump */
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, old) == 0;
+}
+
+/* The CRC-32 of n mapped bytes; -1 if reading them faults. */
+static int
+crc_guarded(const unsigned char *p, size_t n, uint32_t *crc)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 0) != 0) {
+		bus_jump = NULL;
+		return -1;
+	}
+	bus_jump = &jb;
+	*crc = t2m_crc32(*crc, p, n);
+	bus_jump = NULL;
+	return 0;
+}
+
+/*
  * The CRC-32 of n bytes at offset at of file fd, read through a window
  * mapped WINDOW bytes at a time, up to limit: checking costs no copy,
  * and the pieces emit_direct checks one after another share a mapping.
- * Where mapping fails, through the chunk buffer.
+ * Mapped only when SIGBUS is caught (mapped); otherwise, or where mapping
+ * fails, through the chunk buffer.
  */
 #define WINDOW ((size_t)4 << 20)
 #define DIRECT_MIN ((uint64_t)128 << 10)
@@ -270,7 +320,7 @@ gather(struct emitter *e, uint32_t item, const struct pk_tensor *x,
 
 static int
 file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint64_t limit,
-    uint32_t *crc, t2m_error *err)
+    int mapped, uint32_t *crc, t2m_error *err)
 {
 	static long page;
 	uint64_t pos, off, lead;
@@ -282,8 +332,8 @@ file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint64_t limit,
 		page = 4096;
 	for (pos = 0; pos < n; pos += k) {
 		off = at + pos;
-		if (e->map == NULL || off < e->map_at ||
-		    off >= e->map_at + e->map_len) {
+		if (mapped && (e->map == NULL || off < e->map_at ||
+		    off >= e->map_at + e->map_len)) {
 			emit_unmap(e);
 			lead = off % (uint64_t)page;
 			len = limit - off < WINDOW ? (size_t)(limit - off) :
@@ -301,7 +351,11 @@ file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint64_t limit,
 			k = e->map_at + e->map_len - off < n - pos ?
 			    (size_t)(e->map_at + e->map_len - off) :
 			    (size_t)(n - pos);
-			*crc = t2m_crc32(*crc, e->map + (off - e->map_at), k);
+			if (crc_guarded(e->map + (off - e->map_at), k,
+			    crc) < 0)
+				return t2m_fail(err, "offset %llu: the file "
+				    "shrank while it was read",
+				    (unsigned long long)off);
 			continue;
 		}
 		k = n - pos < e->chunk ? (size_t)(n - pos) : e->chunk;
@@ -340,6 +394,8 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 	uint32_t nusers = emit_users(e, s), u;
 	const struct pk_tensor *x;
 	uint64_t checked = 0, b, end, from, to, limit = src->at + s->nbytes;
+	struct sigaction old;
+	int mapped = e->crc && bus_catch(&old);
 
 	for (u = 0; u < nusers; u++) {
 		x = e->items[users[u]].tensor;
@@ -352,7 +408,7 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 				to = end;
 			if (e->crc && checked < to) {
 				if (file_crc(e, src->fd, src->at + checked,
-				    to - checked, limit, crc, err) < 0)
+				    to - checked, limit, mapped, crc, err) < 0)
 					goto fail;
 				checked = to;
 			}
@@ -363,12 +419,16 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 	}
 	if (e->crc && checked < s->nbytes &&
 	    file_crc(e, src->fd, src->at + checked, s->nbytes - checked, limit,
-	    crc, err) < 0)
+	    mapped, crc, err) < 0)
 		goto fail;
 	emit_unmap(e);
+	if (mapped)
+		sigaction(SIGBUS, &old, NULL);
 	return 0;
 fail:
 	emit_unmap(e);
+	if (mapped)
+		sigaction(SIGBUS, &old, NULL);
 	return -1;
 }
 
