@@ -31,7 +31,7 @@ static const char help[] =
     "\n"
     "examples:\n"
     "  t2m-unpack model.pt | t2m-pack model.mlx.safetensors\n"
-    "  t2m-unpack -k optimizer_states.0.state model.ckpt | t2m-ls | tail -2\n"
+    "  zstd -dc model.pt.zst | t2m-unpack | t2m-pack model.mlx.safetensors\n"
     "\n"
     "See t2m-unpack(1).\n";
 
