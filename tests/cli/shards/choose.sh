@@ -3,12 +3,7 @@
 # is refused (exit 1, nothing written).  Dot files are not indexes.
 "$PYTHON" "$T2M_TOP/tests/cli/shards/fixture.py" || exit 3
 bad=0
-fails() {
-	"$@" > out.t2m
-	s=$?
-	[ $s -eq 1 ] || { echo "exit $s: $*" >&2; bad=1; }
-	[ ! -s out.t2m ] || { echo "output: $*" >&2; bad=1; }
-}
+. "$T2M_TOP/tests/lib/fails.sh"
 source() {
 	t2m-unpack "$1" | t2m-ls -l | sed -n 's/^info source=//p'
 }

@@ -5,12 +5,7 @@
 # that is a symbolic link elsewhere (the Hugging Face cache) is read.
 "$PYTHON" "$T2M_TOP/tests/cli/shards/fixture.py" --only st || exit 3
 bad=0
-fails() {
-	"$@" > out.t2m
-	s=$?
-	[ $s -eq 1 ] || { echo "exit $s: $*" >&2; bad=1; }
-	[ ! -s out.t2m ] || { echo "output: $*" >&2; bad=1; }
-}
+. "$T2M_TOP/tests/lib/fails.sh"
 index() {
 	printf '%s' "$1" > st/i.index.json
 	fails t2m-unpack st/i.index.json

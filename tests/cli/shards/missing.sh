@@ -5,12 +5,7 @@
 # stream's manifest comes first, and is made from every shard.
 "$PYTHON" "$T2M_TOP/tests/cli/shards/fixture.py" || exit 3
 bad=0
-fails() {
-	"$@" > out.t2m
-	s=$?
-	[ $s -eq 1 ] || { echo "exit $s: $*" >&2; bad=1; }
-	[ ! -s out.t2m ] || { echo "output: $*" >&2; bad=1; }
-}
+. "$T2M_TOP/tests/lib/fails.sh"
 
 # A shard missing: the last one, so every other was there.
 cp -R st st1

@@ -4,12 +4,7 @@
 # written.
 "$PYTHON" "$T2M_TOP/tests/cli/shards/fixture.py" || exit 3
 bad=0
-fails() {
-	"$@" > out.t2m
-	s=$?
-	[ $s -eq 1 ] || { echo "exit $s: $*" >&2; bad=1; }
-	[ ! -s out.t2m ] || { echo "output: $*" >&2; bad=1; }
-}
+. "$T2M_TOP/tests/lib/fails.sh"
 for d in extra moved twice twice2 binextra; do
 	case $d in bin*) cp -R bin $d ;; *) cp -R st $d ;; esac
 done

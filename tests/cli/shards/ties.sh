@@ -3,12 +3,7 @@
 # them in their shard; a tie the index puts in another shard, or one two
 # shards claim, is refused with one message, exit 1, nothing on stdout.
 bad=0
-fails() {
-	"$@" > out.t2m
-	s=$?
-	[ $s -eq 1 ] || { echo "exit $s: $*" >&2; bad=1; }
-	[ ! -s out.t2m ] || { echo "output: $*" >&2; bad=1; }
-}
+. "$T2M_TOP/tests/lib/fails.sh"
 "$PYTHON" - <<'PY' || exit 3
 import json, os
 import st
