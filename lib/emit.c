@@ -8,7 +8,6 @@
  */
 #include <sys/mman.h>
 
-#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -60,20 +59,9 @@ emit_init(struct emitter *e, struct t2m_writer *w, struct th_pickle *t,
 	return 0;
 }
 
-/* Unmap file_crc's window, if there is one. */
-static void
-emit_unmap(struct emitter *e)
-{
-	if (e->map != NULL)
-		munmap(e->map, e->map_len);
-	e->map = NULL;
-	e->map_len = 0;
-}
-
 void
 emit_free(struct emitter *e)
 {
-	emit_unmap(e);
 	free(e->by_storage);
 	free(e->first);
 	free(e->buf);
@@ -308,9 +296,9 @@ crc_guarded(const unsigned char *p, size_t n, uint32_t *crc)
 /*
  * The CRC-32 of n bytes at offset at of file fd, read through a window
  * mapped WINDOW bytes at a time, up to limit: checking costs no copy,
- * and the pieces emit_direct checks one after another share a mapping.
- * Mapped only when SIGBUS is caught (mapped); otherwise, or where mapping
- * fails, through the chunk buffer.
+ * and the pieces emit_direct checks one after another share a mapping,
+ * *w.  Without w (SIGBUS is not caught), or where mapping fails, through
+ * the chunk buffer.
  */
 #define WINDOW ((size_t)4 << 20)
 #define DIRECT_MIN ((uint64_t)128 << 10)
@@ -318,56 +306,57 @@ crc_guarded(const unsigned char *p, size_t n, uint32_t *crc)
 #define MAP_POPULATE 0		/* Linux: fault the window in at once */
 #endif
 
+struct window {
+	unsigned char *p;	/* NULL when nothing is mapped */
+	uint64_t at;		/* its file offset (a page's) */
+	size_t len;
+};
+
+static void
+unmap(struct window *w)
+{
+	if (w->p != NULL)
+		munmap(w->p, w->len);
+	w->p = NULL;
+}
+
 static int
 file_crc(struct emitter *e, int fd, uint64_t at, uint64_t n, uint64_t limit,
-    int mapped, uint32_t *crc, t2m_error *err)
+    struct window *w, uint32_t *crc, t2m_error *err)
 {
 	static long page;
 	uint64_t pos, off, lead;
-	unsigned char *map;
+	unsigned char *p;
 	size_t k, len;
-	ssize_t r;
 
 	if (page == 0 && (page = sysconf(_SC_PAGESIZE)) <= 0)
 		page = 4096;
 	for (pos = 0; pos < n; pos += k) {
 		off = at + pos;
-		if (mapped && (e->map == NULL || off < e->map_at ||
-		    off >= e->map_at + e->map_len)) {
-			emit_unmap(e);
+		if (w != NULL && (w->p == NULL || off < w->at ||
+		    off >= w->at + w->len)) {
+			unmap(w);
 			lead = off % (uint64_t)page;
 			len = limit - off < WINDOW ? (size_t)(limit - off) :
 			    WINDOW;
 			len += (size_t)lead;
-			map = mmap(NULL, len, PROT_READ, MAP_SHARED |
+			p = mmap(NULL, len, PROT_READ, MAP_SHARED |
 			    MAP_POPULATE, fd, (off_t)(off - lead));
-			if (map != MAP_FAILED) {
-				e->map = map;
-				e->map_at = off - lead;
-				e->map_len = len;
-			}
+			if (p != MAP_FAILED)
+				*w = (struct window){ p, off - lead, len };
 		}
-		if (e->map != NULL) {
-			k = e->map_at + e->map_len - off < n - pos ?
-			    (size_t)(e->map_at + e->map_len - off) :
-			    (size_t)(n - pos);
-			if (crc_guarded(e->map + (off - e->map_at), k,
-			    crc) < 0)
+		if (w != NULL && w->p != NULL) {
+			k = w->at + w->len - off < n - pos ?
+			    (size_t)(w->at + w->len - off) : (size_t)(n - pos);
+			if (crc_guarded(w->p + (off - w->at), k, crc) < 0)
 				return t2m_fail(err, "offset %llu: the file "
 				    "shrank while it was read",
 				    (unsigned long long)off);
 			continue;
 		}
 		k = n - pos < e->chunk ? (size_t)(n - pos) : e->chunk;
-		do
-			r = pread(fd, e->buf, k, (off_t)off);
-		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return t2m_fail_errno(err, "read error at offset %llu",
-			    (unsigned long long)off);
-		if ((size_t)r < k)
-			return t2m_fail(err, "offset %llu: file ends early",
-			    (unsigned long long)(off + (uint64_t)r));
+		if (t2m_pread_full(fd, e->buf, k, off, err) < 0)
+			return -1;
 		*crc = t2m_crc32(*crc, e->buf, k);
 	}
 	return 0;
@@ -394,8 +383,12 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 	uint32_t nusers = emit_users(e, s), u;
 	const struct pk_tensor *x;
 	uint64_t checked = 0, b, end, from, to, limit = src->at + s->nbytes;
+	struct window win = { NULL, 0, 0 }, *w = NULL;
 	struct sigaction old;
-	int mapped = e->crc && bus_catch(&old);
+	int rc = -1;
+
+	if (e->crc && bus_catch(&old))
+		w = &win;
 
 	for (u = 0; u < nusers; u++) {
 		x = e->items[users[u]].tensor;
@@ -408,28 +401,26 @@ emit_direct(struct emitter *e, const struct pk_storage *s,
 				to = end;
 			if (e->crc && checked < to) {
 				if (file_crc(e, src->fd, src->at + checked,
-				    to - checked, limit, mapped, crc, err) < 0)
-					goto fail;
+				    to - checked, limit, w, crc, err) < 0)
+					goto out;
 				checked = to;
 			}
 			if (t2m_writer_data_fd(e->w, e->base + users[u],
 			    src->fd, src->at + from, to - from, err) < 0)
-				goto fail;
+				goto out;
 		}
 	}
 	if (e->crc && checked < s->nbytes &&
 	    file_crc(e, src->fd, src->at + checked, s->nbytes - checked, limit,
-	    mapped, crc, err) < 0)
-		goto fail;
-	emit_unmap(e);
-	if (mapped)
+	    w, crc, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (w != NULL) {
+		unmap(w);
 		sigaction(SIGBUS, &old, NULL);
-	return 0;
-fail:
-	emit_unmap(e);
-	if (mapped)
-		sigaction(SIGBUS, &old, NULL);
-	return -1;
+	}
+	return rc;
 }
 
 /* The one item with elements that views storage s, or UINT32_MAX. */

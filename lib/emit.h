@@ -32,9 +32,6 @@ struct emitter {
 	uint32_t base;		/* stream position of item 0 (a shard's) */
 	size_t chunk;
 	unsigned char *buf, *out;
-	unsigned char *map;	/* the window file_crc reads through */
-	uint64_t map_at;	/* its file offset (a page's) */
-	size_t map_len;
 };
 
 int emit_init(struct emitter *e, struct t2m_writer *w, struct th_pickle *t,
