@@ -30,8 +30,8 @@ static const char help[] =
     "  --version   print the version and exit\n"
     "\n"
     "examples:\n"
-    "  t2m-unpack model.pt | t2m-pack model.mlx.safetensors\n"
-    "  zstd -dc model.pt.zst | t2m-unpack | t2m-pack model.mlx.safetensors\n"
+    "  t2m-unpack model.pt | t2m-pack weights.safetensors\n"
+    "  zstd -dc model.pt.zst | t2m-unpack | t2m-pack weights.safetensors\n"
     "\n"
     "See t2m-unpack(1).\n";
 

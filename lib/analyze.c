@@ -974,8 +974,7 @@ write_json(struct report *r, const struct t2m_types *types, t2m_error *err)
 	t2m_buf_str(b, ",\"format\":");
 	json_str_or_null(b, t2m_attrs_get(&r->in->info, "format"));
 	t2m_buf_str(b, ",\"torch_version\":null,\"layout\":");
-	json_str_or_null(b, t2m_attrs_get(&r->in->meta, "t2m.layout") ?
-	    "mlx" : "pytorch");
+	json_str_or_null(b, t2m_manifest_mlx(r->in) ? "mlx" : "pytorch");
 	t2m_buf_str(b, "},");
 
 	t2m_buf_printf(b, "\"tensors\":{\"count\":%u,\"parameters\":"
@@ -1127,7 +1126,7 @@ write_table(struct report *r, t2m_error *err)
 	t2m_buf_printf(b, "source    %s (%s, %s layout)\n",
 	    t2m_attrs_get(&r->in->info, "source") ?
 	    t2m_attrs_get(&r->in->info, "source") : "?", s ? s : "?",
-	    t2m_attrs_get(&r->in->meta, "t2m.layout") ? "mlx" : "pytorch");
+	    t2m_manifest_mlx(r->in) ? "mlx" : "pytorch");
 	t2m_buf_printf(b, "tensors   %.0f (%.0f parameters, %.0f bytes:",
 	    (double)r->count, (double)r->total, (double)r->bytes);
 	for (dt = 1; dt < T2M_DTYPE_END; dt++)

@@ -128,6 +128,16 @@ module_path(const void *ctx, uint32_t pos)
 	return ((const struct t2m_manifest *)ctx)->modules[pos].path;
 }
 
+int
+t2m_manifest_mlx(const struct t2m_manifest *m)
+{
+	const char *layout = t2m_attrs_get(&m->meta, "t2m.layout");
+	const char *format = t2m_attrs_get(&m->meta, "format");
+
+	return (layout != NULL && strcmp(layout, "mlx") == 0) ||
+	    (format != NULL && strcmp(format, "mlx") == 0);
+}
+
 long
 t2m_manifest_find(const struct t2m_manifest *m, const char *name)
 {

@@ -577,6 +577,7 @@ layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
 	const struct t2m_tensor *t;
 	uint64_t at = 0;
 	uint32_t i, k, nmeta = 0, nt = 0, nhidden = 0, nties = 0, nplain;
+	const char *format;
 	size_t len;
 	char *key;
 	long tie;
@@ -619,8 +620,14 @@ layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
 		nmeta++;
 	}
 
-	/* __metadata__: the stream's metadata, "format" forced to "mlx". */
-	meta[nmeta++] = (struct mentry){ "format", "mlx", -1, NULL };
+	/* __metadata__: the stream's metadata, "format" saying whose layout
+	 * the tensors are in: "mlx" when converted (or read as MLX arrays),
+	 * else what the stream says, else PyTorch's, "pt". */
+	if (t2m_manifest_mlx(m))
+		format = "mlx";
+	else if ((format = t2m_attrs_get(&m->meta, "format")) == NULL)
+		format = "pt";
+	meta[nmeta++] = (struct mentry){ "format", format, -1, NULL };
 	for (i = 0; i < m->meta.n; i++)
 		if (strcmp(m->meta.kv[i].key, "format") != 0)
 			meta[nmeta++] = (struct mentry){ m->meta.kv[i].key,

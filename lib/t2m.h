@@ -175,6 +175,12 @@ long t2m_manifest_find(const struct t2m_manifest *m, const char *name);
 /* Position of the first module at path, or -1. */
 long t2m_manifest_find_module(const struct t2m_manifest *m,
     const char *path);
+/*
+ * 1 when m's tensors are in MLX's layout: converted by t2m-transpose
+ * (metadata t2m.layout=mlx), or read from a file that says it holds MLX
+ * arrays (metadata format=mlx, as mlx-lm saves them).
+ */
+int t2m_manifest_mlx(const struct t2m_manifest *m);
 
 struct t2m_module *t2m_manifest_add_module(struct t2m_manifest *m,
     const char *path, t2m_error *err);

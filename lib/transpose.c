@@ -1409,7 +1409,8 @@ store_recipes(struct t2m_xform *x)
 	}
 	t2m_buf_free(&all);
 	return t2m_attrs_set(x->out, &x->out->meta, "t2m.layout", "mlx",
-	    x->err);
+	    x->err) < 0 || t2m_attrs_set(x->out, &x->out->meta, "format",
+	    "mlx", x->err) < 0 ? -1 : 0;
 }
 
 static int
@@ -1748,9 +1749,7 @@ out:
 int
 t2m_xform_converted(const struct t2m_manifest *m)
 {
-	const char *layout = t2m_attrs_get(&m->meta, "t2m.layout");
-
-	return layout != NULL && strcmp(layout, "mlx") == 0;
+	return t2m_manifest_mlx(m);
 }
 
 struct t2m_xform *
@@ -1758,6 +1757,7 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
     const struct t2m_manifest **out, t2m_error *err)
 {
 	struct t2m_xform *x;
+	const char *layout;
 	int rc;
 
 	if ((x = calloc(1, sizeof *x)) == NULL ||
@@ -1784,13 +1784,20 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 		return NULL;
 	}
 	if (o->reverse) {
-		if (!t2m_xform_converted(m)) {
+		layout = t2m_attrs_get(&m->meta, "t2m.layout");
+		if (layout == NULL || strcmp(layout, "mlx") != 0) {
 			t2m_xform_free(x);
-			t2m_fail(err, "the stream is not in MLX layout (no "
-			    "t2m.layout metadata): nothing to reverse");
+			t2m_fail(err, t2m_manifest_mlx(m) ? "the stream is in "
+			    "MLX layout, but t2m-transpose did not convert "
+			    "it (no t2m.layout metadata): nothing to "
+			    "reverse" :
+			    "the stream is not in MLX layout (no t2m.layout "
+			    "metadata): nothing to reverse");
 			return NULL;
 		}
-		rc = plan_reverse(x);
+		/* What comes back is PyTorch's. */
+		rc = t2m_attrs_set(x->out, &x->out->meta, "format", "pt",
+		    err) < 0 ? -1 : plan_reverse(x);
 	} else if (t2m_xform_converted(m)) {
 		/* Converted already: converting again changes nothing. */
 		rc = plan_identity(x);

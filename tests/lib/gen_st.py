@@ -397,8 +397,9 @@ def canon(text):
 def layout(path):
     """t2m-pack's layout (stream-format.md): tensors by element size
     descending, then name bytewise; offsets contiguous from 0; compact
-    JSON, __metadata__ first with sorted keys and format=mlx; padded with
-    spaces to a multiple of 8."""
+    JSON, __metadata__ first with sorted keys and a format ("pt" unless
+    the stream was in MLX layout or said otherwise); padded with spaces
+    to a multiple of 8."""
     fails = []
     with open(path, "rb") as f:
         blob = f.read()
@@ -413,8 +414,8 @@ def layout(path):
     if not hdr or hdr[0][0] != "__metadata__":
         return fails + ["__metadata__ is not the first key"]
     meta = dict(hdr[0][1])
-    if meta.get("format") != "mlx":
-        fails.append(f"__metadata__ format is {meta.get('format')!r}")
+    if meta.get("format") is None:
+        fails.append("__metadata__ has no format")
     keys = [k for k, _ in hdr[0][1]]
     if keys != sorted(keys, key=lambda k: k.encode()):
         fails.append(f"__metadata__ keys not sorted: {keys!r}")
@@ -482,7 +483,9 @@ def main(argv):
         if cmd == "same":
             for src, out in zip(args[0::2], args[1::2]):
                 meta, _, _ = st.read(src)
-                want = dict(meta or {}, format="mlx")
+                # Untransposed: the input's format, else PyTorch's.
+                want = dict(meta or {})
+                want.setdefault("format", "pt")
                 fails += [f"{out}: {f}" for f in compare(src, out, want)]
         else:
             for path in args:

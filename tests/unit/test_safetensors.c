@@ -568,7 +568,7 @@ TEST(st_layout_order)
 TEST(st_layout_header_exact)
 {
 	static const char want[] = "{\"__metadata__\":{\"Alpha\":\"2\","
-	    "\"format\":\"mlx\",\"zeta\":\"1\",\"\xc3\xa9\":\"3\"},"
+	    "\"format\":\"pt\",\"zeta\":\"1\",\"\xc3\xa9\":\"3\"},"
 	    "\"b\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]},"
 	    "\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],"
 	    "\"data_offsets\":[12,36]},"
@@ -639,9 +639,9 @@ TEST(st_layout_padding)
 
 	m = new_manifest();
 	CHECK_INT(0, t2m_st_layout(m, &l, &err));
-	CHECK_INT(8 + 40, l.header_len);
-	CHECK(memcmp(l.header + 8, "{\"__metadata__\":{\"format\":\"mlx\"}}"
-	    "       ", 40) == 0);
+	CHECK_INT(8 + 32, l.header_len);
+	CHECK(memcmp(l.header + 8, "{\"__metadata__\":{\"format\":\"pt\"}}",
+	    32) == 0);
 	CHECK_U64(0, l.data_len);
 	t2m_st_layout_free(&l);
 	t2m_manifest_free(m);
@@ -677,7 +677,7 @@ TEST(st_layout_escapes)
 			CHECK_U64(i + 1, stm->tensors[k].nbytes);
 	}
 	CHECK_STR("v\x02\xc3\xa9", t2m_attrs_get(&stm->meta, "k\"\\\n"));
-	CHECK_STR("mlx", t2m_attrs_get(&stm->meta, "format"));
+	CHECK_STR("pt", t2m_attrs_get(&stm->meta, "format"));
 	CHECK_INT(2, stm->meta.n);
 	t2m_st_layout_free(&l);
 	t2m_manifest_free(m);
@@ -692,6 +692,7 @@ TEST(st_layout_metadata_format)
 	int count = 0;
 
 	CHECK_INT(0, t2m_attrs_set(m, &m->meta, "format", "pt", &err));
+	CHECK_INT(0, t2m_attrs_set(m, &m->meta, "t2m.layout", "mlx", &err));
 	CHECK_INT(0, t2m_attrs_set(m, &m->meta, "formats", "x", &err));
 	add(m, "format", T2M_U8, 1, (uint64_t[]){ 1 });
 	CHECK_INT(0, t2m_st_layout(m, &l, &err));
@@ -700,12 +701,50 @@ TEST(st_layout_metadata_format)
 	CHECK_INT(1, count);
 	CHECK(strstr(l.header + 8, "\"pt\"") == NULL);
 	CHECK_STR("", read_back(&l));
-	CHECK_INT(2, stm->meta.n);
+	CHECK_INT(3, stm->meta.n);
 	CHECK_STR("mlx", t2m_attrs_get(&stm->meta, "format"));
 	CHECK_STR("x", t2m_attrs_get(&stm->meta, "formats"));
 	CHECK_INT(0, t2m_manifest_find(stm, "format"));
 	t2m_st_layout_free(&l);
 	t2m_manifest_free(m);
+}
+
+/* "format" says whose layout the tensors are in: "mlx" when the stream
+ * is in MLX's (t2m.layout, or a format of "mlx" read from the input),
+ * else the stream's own, else "pt". */
+TEST(st_layout_format_by_layout)
+{
+	static const struct {
+		const char *layout, *format, *want;
+	} c[] = {
+		{ NULL, NULL, "pt" },
+		{ NULL, "pt", "pt" },
+		{ NULL, "tf", "tf" },
+		{ NULL, "mlx", "mlx" },
+		{ "mlx", NULL, "mlx" },
+		{ "mlx", "flax", "mlx" },
+		{ "other", NULL, "pt" },
+	};
+	struct t2m_manifest *m;
+	struct t2m_st_layout l;
+	t2m_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+		m = new_manifest();
+		if (c[i].layout)
+			CHECK_INT(0, t2m_attrs_set(m, &m->meta, "t2m.layout",
+			    c[i].layout, &err));
+		if (c[i].format)
+			CHECK_INT(0, t2m_attrs_set(m, &m->meta, "format",
+			    c[i].format, &err));
+		add(m, "w", T2M_F32, 1, (uint64_t[]){ 2 });
+		CHECK_INT(0, t2m_st_layout(m, &l, &err));
+		CHECK_STR("", read_back(&l));
+		CHECK_STR(c[i].want, t2m_attrs_get(&stm->meta, "format"));
+		t2m_st_layout_free(&l);
+		t2m_manifest_free(m);
+	}
 }
 
 TEST(st_layout_refuses_c128)

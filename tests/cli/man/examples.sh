@@ -11,8 +11,9 @@
 #
 # Each page runs in a directory of its own holding the inputs the pages
 # name, made here.  Afterwards the files the examples wrote are checked:
-# model.mlx.safetensors against the layout t2m-pack(1) documents, and no
-# out.safetensors or temporary file may be left behind.
+# model.mlx.safetensors (converted) or weights.safetensors (not) against
+# the layout t2m-pack(1) documents, and no out.safetensors or temporary
+# file may be left behind.
 #
 # A section-1 page's SYNOPSIS must also read as its program's usage line.
 set -u
@@ -194,18 +195,18 @@ EOF
 
 # ---- checks of what the examples wrote ------------------------------------
 
-# check_pack DIR SRC: DIR/model.mlx.safetensors holds the tensors of
-# DIR/SRC (a safetensors file, or a PyTorch state dict read by torch) in
-# the layout t2m-pack(1) documents.
+# check_pack DIR SRC OUT META: DIR/OUT holds the tensors of DIR/SRC (a
+# safetensors file, or a PyTorch state dict read by torch), unchanged,
+# with the metadata META (JSON), in the layout t2m-pack(1) documents.
 check_pack() {
-	"$PYTHON" - "$1/$2" "$1/model.mlx.safetensors" <<'EOF'
+	"$PYTHON" - "$1/$2" "$1/$3" "$4" <<'EOF'
 import json
 import struct
 import sys
 
 import st
 
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, meta_want = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 if src.endswith(".pt"):
     import torch
     names = {torch.float32: "F32", torch.float16: "F16", torch.int64: "I64"}
@@ -216,10 +217,10 @@ else:
 meta, got, header = st.read(dst)
 if got != want:
     sys.exit("tensors differ from the input's")
-if meta != {"format": "mlx"}:
+if meta != meta_want:
     sys.exit("__metadata__ is %r" % meta)
 order = sorted(want, key=lambda k: (-st.DTYPES[want[k][0]][1], k.encode()))
-h = {"__metadata__": {"format": "mlx"}}
+h = {"__metadata__": {k: meta[k] for k in sorted(meta, key=str.encode)}}
 at = 0
 for k in order:
     dtype, shape, data = want[k]
@@ -315,12 +316,16 @@ for page in "$T2M_TOP"/man/*.[1-9]; do
 	esac
 	case $name in
 	t2m-pack.1 | t2m-unpack.1 | t2m.7)
-		src=model.safetensors
-		[ "$name" = t2m-unpack.1 ] && src=model.pt
-		if [ ! -f "$dir/model.mlx.safetensors" ]; then
-			fail "$name: the examples wrote no model.mlx.safetensors"
-		elif ! msg=$(check_pack "$dir" "$src" 2>&1); then
-			fail "$name: model.mlx.safetensors: $msg"
+		# model.safetensors converts with nothing to permute.
+		src=model.safetensors out=model.mlx.safetensors
+		meta='{"format": "mlx", "t2m.layout": "mlx",
+		    "t2m.reverse": "{\"recipes\":{},\"consumed\":[]}"}'
+		[ "$name" = t2m-unpack.1 ] && src=model.pt \
+		    out=weights.safetensors meta='{"format": "pt"}'
+		if [ ! -f "$dir/$out" ]; then
+			fail "$name: the examples wrote no $out"
+		elif ! msg=$(check_pack "$dir" "$src" "$out" "$meta" 2>&1); then
+			fail "$name: $out: $msg"
 		fi
 		;;
 	t2m-stream.5)

@@ -68,7 +68,7 @@ meta, tab, _ = st.read("out.st")
 bad = []
 if sorted(tab) != ["a", "c", "d", "e", "f", "g", "i"]:
     bad.append(f"out.st tensors {sorted(tab)}")
-want = {"format": "mlx", "t2m.tie.b": "a", "t2m.tie.g": "x"}
+want = {"format": "pt", "t2m.tie.b": "a", "t2m.tie.g": "x"}
 if {k: v for k, v in meta.items() if not k.startswith("t2m.hidden.")} \
         != want or "t2m.hidden.h" not in meta:
     bad.append(f"out.st metadata {meta}")

@@ -1,8 +1,8 @@
 # t2m-pack's layout, exactly: tensors by element size, largest first, then
 # by name bytewise; offsets contiguous from 0; compact JSON with
-# __metadata__ first (keys sorted, format forced to mlx); spaces to a
-# multiple of 8.  Prints the header length, the header text up to a '|'
-# and the data in hex.
+# __metadata__ first (keys sorted, format "pt" as the input says: nothing
+# converted it); spaces to a multiple of 8.  Prints the header length,
+# the header text up to a '|' and the data in hex.
 set -u
 $PYTHON - <<'PY' || exit 1
 import st
