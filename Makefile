@@ -9,6 +9,8 @@ INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 # bash-completion looks a command's completion up by its name.
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# zsh's compinit reads _t2m from a directory in fpath.
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 DESTDIR ?=
 BUILD   ?= build
 
@@ -168,11 +170,12 @@ install: all $(BUILD)/libt2m.a
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(BASHCOMPDIR)
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
 	for p in $(PROGS); do \
 	    cp scripts/completion/t2m.bash $(DESTDIR)$(BASHCOMPDIR)/$$p || \
 	    exit 1; done
+	cp scripts/completion/_t2m $(DESTDIR)$(ZSHCOMPDIR)/
 	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
@@ -188,7 +191,7 @@ install: all $(BUILD)/libt2m.a
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) \
 	    $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
-	    $(PROGS:%=$(DESTDIR)$(BASHCOMPDIR)/%) \
+	    $(PROGS:%=$(DESTDIR)$(BASHCOMPDIR)/%) $(DESTDIR)$(ZSHCOMPDIR)/_t2m \
 	    $(DESTDIR)$(MANDIR)/man5/t2m-stream.5 \
 	    $(DESTDIR)$(MANDIR)/man7/t2m.7 \
 	    $(DESTDIR)$(LIBDIR)/libt2m.a $(DESTDIR)$(INCDIR)/t2m.h \

@@ -65,6 +65,9 @@ for p in t2m-analyze t2m-cast t2m-ls t2m-pack t2m-rename t2m-shards \
 	    "$dest/opt/t2m/share/bash-completion/completions/$p" ||
 	    fail "not installed as share/bash-completion/completions/$p"
 done
+cmp -s "$T2M_TOP/scripts/completion/_t2m" \
+    "$dest/opt/t2m/share/zsh/site-functions/_t2m" ||
+    fail "not installed as share/zsh/site-functions/_t2m"
 make -s -C "$T2M_TOP" uninstall BUILD="$T2M_BUILD" DESTDIR="$dest" \
     PREFIX=/opt/t2m > make.log 2>&1 || { cat make.log; exit 1; }
 left=$(find "$dest" -type f)
