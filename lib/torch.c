@@ -1279,12 +1279,20 @@ float_text(struct t2m_buf *b, double f)
 	t2m_buf_str(b, txt);
 }
 
-/* A constructor attribute as JSON text, if it is a plain value. */
+/*
+ * A constructor attribute as JSON text, if it is a plain value of at most
+ * limit bytes.  Lists are cut short past the limit: the memo can make a
+ * list of many references to one list of many references, whose text
+ * grows as the product of their lengths.
+ */
+#define ATTR_JSON_MAX 4096
 static int
-attr_json(struct t2m_buf *b, const struct pk *v, int depth)
+attr_json(struct t2m_buf *b, const struct pk *v, int depth, size_t limit)
 {
 	uint32_t k;
 
+	if (b->len > limit)
+		return -1;
 	switch (v->type) {
 	case PK_NONE:
 		t2m_buf_str(b, "null");
@@ -1312,11 +1320,11 @@ attr_json(struct t2m_buf *b, const struct pk *v, int depth)
 		for (k = 0; k < v->u.seq.n; k++) {
 			if (k)
 				t2m_buf_add(b, ", ", 2);
-			if (attr_json(b, v->u.seq.v[k], depth + 1) < 0)
+			if (attr_json(b, v->u.seq.v[k], depth + 1, limit) < 0)
 				return -1;
 		}
 		t2m_buf_add(b, "]", 1);
-		return 0;
+		return b->len > limit ? -1 : 0;
 	default:
 		return -1;
 	}
@@ -1413,7 +1421,7 @@ add_module(struct walker *w, struct pk *o, const char *path)
 		    strlen(key)))
 			continue;
 		b.len = 0;
-		if (attr_json(&b, d->u.seq.v[k + 1], 0) < 0)
+		if (attr_json(&b, d->u.seq.v[k + 1], 0, ATTR_JSON_MAX) < 0)
 			continue;
 		if (b.nomem || t2m_attrs_set(w->m, &mod->attrs, key, b.p,
 		    w->err) < 0) {
@@ -1630,8 +1638,10 @@ list_plain(struct walker *w, const char *name, const struct pk *o)
 	struct t2m_buf b = { 0 };
 	int ok;
 
-	ok = o->u.seq.n > 0 && attr_json(&b, o, 0) == 0 && !b.nomem &&
-	    b.len <= 100;
+	/* n items take at least 3n bytes: "[", one each, ", " between,
+	 * "]"; 100 hold at most 33. */
+	ok = o->u.seq.n > 0 && o->u.seq.n <= 33 &&
+	    attr_json(&b, o, 0, 100) == 0 && !b.nomem;
 	if (ok) {
 		t2m_buf_printf(w->list, "%s\t%s %s\n", *name ? name : "(top)",
 		    pk_type_name(o), b.p);
