@@ -260,10 +260,12 @@ int_arg(const struct pk *o, int64_t *v)
 	return 0;
 }
 
+/* Item k of a tuple or list, or NULL: of anything else, NULL. */
 static struct pk *
 arg(const struct pk *args, uint32_t k)
 {
-	return args && k < args->u.seq.n ? args->u.seq.v[k] : NULL;
+	return args && (args->type == PK_TUPLE || args->type == PK_LIST) &&
+	    k < args->u.seq.n ? args->u.seq.v[k] : NULL;
 }
 
 /* ---- persistent ids: storages ---- */

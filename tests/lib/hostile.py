@@ -698,6 +698,17 @@ def fam_views(c):
     c.add("legacy-tensor-past-view.pt", lview("v", 0, 2, 0, [5]),
           fail(r"_rebuild_tensor_v2: view \(offset \d+, last element \d+\) "
                r"runs past its storage"))
+    # A view that is not a tuple: a short string's bytes were once read as
+    # a tuple's items (found by fuzz_unpack under ASan).
+    for name, view in (("string", s("v")), ("list",
+                       EMPTY_LIST + MARK + s("v") + i(0) + i(1) + APPENDS),
+                       ("int", i(3))):
+        x = tensor(pid("FloatStorage", "0", 10, legacy=True, view=view), 0,
+                   [1], [1])
+        c.add("legacy-view-%s.pt" % name,
+              legacy_bytes(sdict(("x", x)), ["0"], [(10, floats(10))]),
+              fail(r"^pickle #4 \(the object\) offset \d+: bad storage "
+                   r"view of '0'$"))
 
 
 # ---------------------------------------------------------------------------
