@@ -14,6 +14,7 @@
 
 #define VISITING 0x01		/* pk.flags: on the walker's path */
 #define MAX_VISITS (1u << 22)	/* objects one walk may reach */
+#define MAX_NAMED (1u << 30)	/* bytes of names one walk may build */
 #define MAX_LISTING ((size_t)64 << 20)	/* bytes of -l output */
 #define MAX_DEPTH 1000
 #define ARENA_BLOCK ((size_t)256 << 10)
@@ -1106,6 +1107,7 @@ struct walker {
 	uint32_t n, cap;
 	struct t2m_buf *list;	/* -l output, or NULL */
 	uint64_t visits;
+	uint64_t named;		/* bytes of the names built */
 	int depth;
 	t2m_error *err;
 	int sole;		/* consuming, and nothing shares the path */
@@ -1160,16 +1162,33 @@ skip(struct walker *w, const char *kind, const char *where, const char *fmt,
 	t2m_buf_add(w->skipped, "}", 1);
 }
 
-/* prefix + "." + key, or key alone at the top; NULL when too long (a
- * long key shared through the memo could otherwise build huge names). */
+/*
+ * prefix + "." + key, or key alone at the top; NULL with the error set.
+ * A long key shared through the memo is copied into every name beneath
+ * it, as many times as the memo multiplies them: so a name may not pass
+ * T2M_MAX_STRING, nor the names of one walk MAX_NAMED bytes together.
+ */
 static char *
-join(const char *prefix, const char *key)
+join(struct walker *w, const char *prefix, const char *key)
 {
 	size_t a = strlen(prefix), b = strlen(key);
 	char *s;
 
-	if (a + b + 1 > T2M_MAX_STRING || (s = malloc(a + b + 2)) == NULL)
+	if (a + b + 1 > T2M_MAX_STRING) {
+		t2m_fail(w->err, "a name under '%.64s' is longer than %u bytes",
+		    prefix, T2M_MAX_STRING);
 		return NULL;
+	}
+	if ((w->named += a + b + 2) > MAX_NAMED) {
+		t2m_fail(w->err, "'%.60s%s': the names beneath pass %u MiB "
+		    "(shared references multiply)", prefix, a > 60 ? "..." :
+		    "", MAX_NAMED >> 20);
+		return NULL;
+	}
+	if ((s = malloc(a + b + 2)) == NULL) {
+		t2m_fail(w->err, "out of memory");
+		return NULL;
+	}
 	memcpy(s, prefix, a);
 	if (a)
 		s[a++] = '.';
@@ -1448,9 +1467,8 @@ walk_entry(struct walker *w, struct pk *k, struct pk *v, const char *prefix)
 		    prefix, pk_a_type(k));
 		return 0;
 	}
-	if ((name = join(prefix, key)) == NULL)
-		return t2m_fail(w->err, "a name under '%.64s' is longer than "
-		    "%u bytes", prefix, T2M_MAX_STRING);
+	if ((name = join(w, prefix, key)) == NULL)
+		return -1;
 	rc = walk(w, v, name);
 	free(name);
 	return rc;
@@ -1622,6 +1640,7 @@ probe_object(struct walker *w, struct pk *o, const char *name)
 		found += probe.n;
 		th_items_free(w->t, probe.items, probe.n);
 		w->visits = probe.visits;
+		w->named = probe.named;
 	}
 	if (rc == 0 && found)
 		skip(w, "unknown-class", *name ? name : "(top)",
@@ -1705,10 +1724,8 @@ walk(struct walker *w, struct pk *o, const char *name)
 		for (k = 0; rc == 0 && k < o->u.seq.n; k++) {
 			char *sub;
 			snprintf(kb, sizeof kb, "%u", k);
-			if ((sub = join(name, kb)) == NULL)
-				return t2m_fail(w->err, "a name under '%.64s' is "
-				    "longer than %u bytes", name,
-				    T2M_MAX_STRING);
+			if ((sub = join(w, name, kb)) == NULL)
+				return -1;
 			rc = walk(w, o->u.seq.v[k], sub);
 			free(sub);
 		}
@@ -1823,7 +1840,7 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
     t2m_error *err)
 {
 	struct t2m_buf skipped = { 0 };
-	struct walker w = { t, o, m, &skipped, 0, NULL, 0, 0, NULL, 0, 0,
+	struct walker w = { t, o, m, &skipped, 0, NULL, 0, 0, NULL, 0, 0, 0,
 	    err, 0 };
 	struct pk *at = t->root, *next;
 	struct th_item *shrunk;
@@ -1885,7 +1902,7 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 int
 th_list(struct th_pickle *t, struct t2m_buf *out, t2m_error *err)
 {
-	struct walker w = { t, NULL, NULL, NULL, 0, NULL, 0, 0, out, 0, 0,
+	struct walker w = { t, NULL, NULL, NULL, 0, NULL, 0, 0, out, 0, 0, 0,
 	    err, 0 };
 
 	return walk(&w, t->root, "");

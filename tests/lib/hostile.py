@@ -286,10 +286,12 @@ def tens(**named):
 
 # Expectations.  fail: a regex the one stderr line must match after the
 # "t2m-unpack: <input>: " prefix; never: a regex it must not match.
-def fail(regex, never=None):
+def fail(regex, never=None, seconds=None):
     e = {"fail": regex}
     if never:
         e["never"] = never
+    if seconds:
+        e["seconds"] = seconds
     return e
 
 
@@ -377,6 +379,13 @@ def fam_memo(c):
           fail(r"^'evil(\.[^']*)?': " + cap))
     c.add("laughs-in-object-first.pt", z(sdict(("evil", evil), ("w", w))),
           fail(r"^'evil(\.[^']*)?': " + cap))
+    # The bomb under a 500 KB key: each name beneath copies the key, so
+    # the visits allowed would copy 2 TB (over an hour).  The names a
+    # walk builds are capped as well.
+    c.add("laughs-long-key.pt",
+          z(sdict(("w", w), ("K" * 500000, laughs(i(7), 40)))),
+          fail(r"^'K{60}\.\.\.': the names beneath pass 1024 MiB \(shared "
+               r"references multiply\)$", seconds=10))
 
     # LONG_BINPUT 0xFFFFFFFF is a valid id: the storage id memoized there
     # and read back gives two tensors on one storage.
