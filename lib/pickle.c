@@ -121,9 +121,16 @@ struct pk_vm {
 const char *
 pk_where(struct pk_vm *vm)
 {
-	snprintf(vm->where, sizeof vm->where, "%s offset %zu", vm->name,
-	    vm->at);
+	snprintf(vm->where, sizeof vm->where, "%s offset %zu",
+	    vm->name ? vm->name : "pickle", vm->at);
 	return vm->where;
+}
+
+void
+pk_at(struct pk_vm *vm, const char *name, size_t at)
+{
+	vm->name = name;
+	vm->at = at;
 }
 
 static int

@@ -123,6 +123,9 @@ void pk_unref(struct pk_vm *vm, struct pk *o);
 struct pk *pk_str(struct pk_vm *vm, const char *s, size_t n, t2m_error *err);
 /* Where the reader is, for messages: "data.pkl offset 123". */
 const char *pk_where(struct pk_vm *vm);
+/* Say where hooks called outside pk_load work, for pk_where: name is
+ * kept, not copied. */
+void pk_at(struct pk_vm *vm, const char *name, size_t at);
 
 /* A global's name matches module and name (Python 2 names mapped). */
 int pk_is_global(const struct pk *o, const char *module, const char *name);

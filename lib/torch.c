@@ -196,16 +196,22 @@ th_numel(const struct pk_tensor *x)
 }
 
 /* Whether elements of these sizes and strides lie in C order without
- * gaps. */
+ * gaps; no elements do.  The sizes are not checked yet: a product past
+ * INT64_MAX answers no, and the bounds check then refuses the view. */
 static int
 c_order(int ndim, const uint64_t *size, const int64_t *stride)
 {
 	int64_t want = 1;
 	int d;
 
+	for (d = 0; d < ndim; d++)
+		if (size[d] == 0)
+			return 1;
 	for (d = ndim - 1; d >= 0; d--) {
 		if (size[d] != 1 && stride[d] != want)
-			return size[d] == 0;
+			return 0;
+		if (size[d] > (uint64_t)(INT64_MAX / want))
+			return 0;
 		want *= (int64_t)size[d];
 	}
 	return 1;

@@ -1143,6 +1143,7 @@ tar01_tensors(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
 		}
 		if (mem_take(m, b, 8, err) < 0)
 			goto fail;
+		pk_at(t->vm, "tensors", m->at);
 		if ((int64_t)le64(b) < 0 || (x = th_tensor(t, st, le64(b),
 		    (int)ndim, size, stride, err)) == NULL)
 			goto fail;

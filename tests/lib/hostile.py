@@ -669,6 +669,12 @@ def fam_views(c):
         ("empty-storage-scalar", 0, 0, [], [], past(0, 0, 0)),
         ("empty-storage-empty-view", 0, 0, [0, 3], [3, 1],
          ok(tens(x=("F32", [0, 3], b"")))),
+        # Sizes whose product passes 2^63, in C order: the check for C
+        # order once multiplied them out (UBSan: signed overflow).
+        ("size-product-2^64", 4, 0, [2**62, 4], [4, 1],
+         fail(r"_rebuild_tensor_v2: shape overflows$")),
+        ("size-product-2^64-empty", 4, 0, [2**62, 4, 0], [4, 1, 1],
+         fail(r"_rebuild_tensor_v2: shape overflows$")),
     ]
     for name, numel, off, size, stride, exp in cases:
         data = floats(numel)
