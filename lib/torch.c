@@ -15,6 +15,11 @@
 #define VISITING 0x01		/* pk.flags: on the walker's path */
 #define MAX_VISITS (1u << 22)	/* objects one walk may reach */
 #define MAX_NAMED (1u << 30)	/* bytes of names one walk may build */
+/* Bytes that views repeating their storage's elements may take written
+ * out, all together: expand() makes them, and a few bytes of pickle can
+ * ask for petabytes. */
+#define MAX_REPEATED ((uint64_t)1 << 30)
+/* (Listing writes no elements: it counts none.) */
 #define MAX_LISTING ((size_t)64 << 20)	/* bytes of -l output */
 #define MAX_DEPTH 1000
 #define ARENA_BLOCK ((size_t)256 << 10)
@@ -1114,6 +1119,7 @@ struct walker {
 	struct t2m_buf *list;	/* -l output, or NULL */
 	uint64_t visits;
 	uint64_t named;		/* bytes of the names built */
+	uint64_t repeated;	/* bytes of views repeating elements */
 	int depth;
 	t2m_error *err;
 	int sole;		/* consuming, and nothing shares the path */
@@ -1362,6 +1368,7 @@ emit(struct walker *w, struct pk *o, const char *name)
 {
 	struct pk_tensor *x = o->u.tensor;
 	struct th_item *ni;
+	uint64_t numel, isz;
 	uint32_t cap;
 	const char *kind = NULL;
 
@@ -1405,6 +1412,16 @@ emit(struct walker *w, struct pk *o, const char *name)
 		t2m_buf_free(&b);
 		return -1;
 	}
+	/* More elements than the storage holds: some repeat. */
+	isz = t2m_dtype_bits(x->dtype) / 8;
+	numel = th_numel(x);
+	if (isz && numel > x->storage->nbytes / isz &&
+	    (numel > MAX_REPEATED / isz ||
+	    (w->repeated += numel * isz) > MAX_REPEATED))
+		return t2m_fail(w->err, "tensor '%s' repeats elements of its "
+		    "storage (stride 0, as expand() makes): with those before "
+		    "it, more than %" PRIu64 " MiB to write out", name,
+		    MAX_REPEATED >> 20);
 	if (w->n == w->cap) {
 		cap = w->cap ? w->cap * 2 : 64;
 		if (cap > T2M_MAX_TENSORS || (ni = realloc(w->items,
@@ -1647,6 +1664,7 @@ probe_object(struct walker *w, struct pk *o, const char *name)
 		th_items_free(w->t, probe.items, probe.n);
 		w->visits = probe.visits;
 		w->named = probe.named;
+		w->repeated = probe.repeated;
 	}
 	if (rc == 0 && found)
 		skip(w, "unknown-class", *name ? name : "(top)",
@@ -1846,7 +1864,7 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
     t2m_error *err)
 {
 	struct t2m_buf skipped = { 0 };
-	struct walker w = { t, o, m, &skipped, 0, NULL, 0, 0, NULL, 0, 0, 0,
+	struct walker w = { t, o, m, &skipped, 0, NULL, 0, 0, NULL, 0, 0, 0, 0,
 	    err, 0 };
 	struct pk *at = t->root, *next;
 	struct th_item *shrunk;
@@ -1908,7 +1926,7 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 int
 th_list(struct th_pickle *t, struct t2m_buf *out, t2m_error *err)
 {
-	struct walker w = { t, NULL, NULL, NULL, 0, NULL, 0, 0, out, 0, 0, 0,
+	struct walker w = { t, NULL, NULL, NULL, 0, NULL, 0, 0, out, 0, 0, 0, 0,
 	    err, 0 };
 
 	return walk(&w, t->root, "");

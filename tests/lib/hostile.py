@@ -675,6 +675,14 @@ def fam_views(c):
          fail(r"_rebuild_tensor_v2: shape overflows$")),
         ("size-product-2^64-empty", 4, 0, [2**62, 4, 0], [4, 1, 1],
          fail(r"_rebuild_tensor_v2: shape overflows$")),
+        # expand(): stride 0 repeats elements, written out in full; 2^40
+        # of one element would be 4 TB from a few hundred bytes.
+        ("expand", 2, 0, [3, 2], [0, 1],
+         ok(tens(x=("F32", [3, 2], floats(2) * 3)))),
+        ("expand-2^40", 1, 0, [1 << 20, 1 << 20], [0, 0],
+         fail(r"^tensor 'x' repeats elements of its storage \(stride 0, as "
+              r"expand\(\) makes\): with those before it, more than 1024 "
+              r"MiB to write out$", seconds=10)),
     ]
     for name, numel, off, size, stride, exp in cases:
         data = floats(numel)
@@ -684,6 +692,15 @@ def fam_views(c):
                     stride)
         c.add("legacy-" + name + ".pt",
               legacy_bytes(sdict(("x", lx)), ["0"], [(numel, data)]), exp)
+    # The budget for repeated elements is the whole file's: two views of
+    # 600 MiB each pass it together, before anything is written.
+    rep = [tensor(pid("FloatStorage", "0", 1), 0, [150 << 20], [0])
+           for _ in range(2)]
+    c.add("zip-expand-twice-600M.pt",
+          z(sdict(("x", rep[0]), ("y", rep[1])), (("0", floats(1)),)),
+          fail(r"^tensor 'y' repeats elements of its storage \(stride 0, as "
+               r"expand\(\) makes\): with those before it, more than 1024 "
+               r"MiB to write out$", seconds=10))
     # _rebuild_tensor_v3: an untyped storage counts bytes.
     v3 = glob("torch._utils", "_rebuild_tensor_v3") + MARK + \
         pid("UntypedStorage", "0", 8) + i(0) + ints([3]) + ints([1]) + \
