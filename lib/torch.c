@@ -17,9 +17,8 @@
 #define MAX_NAMED (1u << 30)	/* bytes of names one walk may build */
 /* Bytes that views repeating their storage's elements may take written
  * out, all together: expand() makes them, and a few bytes of pickle can
- * ask for petabytes. */
+ * ask for petabytes.  (A listing writes no elements and counts none.) */
 #define MAX_REPEATED ((uint64_t)1 << 30)
-/* (Listing writes no elements: it counts none.) */
 #define MAX_LISTING ((size_t)64 << 20)	/* bytes of -l output */
 #define MAX_DEPTH 1000
 #define ARENA_BLOCK ((size_t)256 << 10)
@@ -1864,8 +1863,8 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
     t2m_error *err)
 {
 	struct t2m_buf skipped = { 0 };
-	struct walker w = { t, o, m, &skipped, 0, NULL, 0, 0, NULL, 0, 0, 0, 0,
-	    err, 0 };
+	struct walker w = { .t = t, .o = o, .m = m, .skipped = &skipped,
+	    .err = err };
 	struct pk *at = t->root, *next;
 	struct th_item *shrunk;
 	char *path = NULL, *part, *save;
@@ -1926,8 +1925,7 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 int
 th_list(struct th_pickle *t, struct t2m_buf *out, t2m_error *err)
 {
-	struct walker w = { t, NULL, NULL, NULL, 0, NULL, 0, 0, out, 0, 0, 0, 0,
-	    err, 0 };
+	struct walker w = { .t = t, .list = out, .err = err };
 
 	return walk(&w, t->root, "");
 }
