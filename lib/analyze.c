@@ -1209,7 +1209,7 @@ t2m_analyze_to(const struct t2m_manifest *m, const struct t2m_types *types,
 	memset(&r, 0, sizeof r);
 	t2m_posmap_init(&r.bypath, lay_path, &r);
 	r.in = m;
-	r.converted = t2m_xform_converted(m);
+	r.converted = t2m_manifest_mlx(m);
 	r.b = b;
 	r.out = out;
 	r.ctx = ctx;

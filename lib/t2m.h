@@ -178,7 +178,8 @@ long t2m_manifest_find_module(const struct t2m_manifest *m,
 /*
  * 1 when m's tensors are in MLX's layout: converted by t2m-transpose
  * (metadata t2m.layout=mlx), or read from a file that says it holds MLX
- * arrays (metadata format=mlx, as mlx-lm saves them).
+ * arrays (metadata format=mlx, as mlx-lm saves them).  A transpose plan
+ * passes such a stream on unchanged.
  */
 int t2m_manifest_mlx(const struct t2m_manifest *m);
 

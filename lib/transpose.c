@@ -1746,12 +1746,6 @@ out:
 	return rc;
 }
 
-int
-t2m_xform_converted(const struct t2m_manifest *m)
-{
-	return t2m_manifest_mlx(m);
-}
-
 struct t2m_xform *
 t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
     const struct t2m_manifest **out, t2m_error *err)
@@ -1798,7 +1792,7 @@ t2m_xform_plan(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 		/* What comes back is PyTorch's. */
 		rc = t2m_attrs_set(x->out, &x->out->meta, "format", "pt",
 		    err) < 0 ? -1 : plan_reverse(x);
-	} else if (t2m_xform_converted(m)) {
+	} else if (t2m_manifest_mlx(m)) {
 		/* Converted already: converting again changes nothing. */
 		rc = plan_identity(x);
 	} else {
@@ -1987,7 +1981,7 @@ t2m_xform_walk(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 	x->o = o;
 	x->err = err;
 	x->walk = 1;
-	if (t2m_xform_converted(m)) {
+	if (t2m_manifest_mlx(m)) {
 		for (k = 0; k < m->ntensors; k++) {
 			memset(&L, 0, sizeof L);
 			L.t = &k;

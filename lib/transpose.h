@@ -60,9 +60,6 @@ struct t2m_xform *t2m_xform_plan(const struct t2m_manifest *m,
  */
 void t2m_tensor_owner(const char *name, size_t *plen, const char **param);
 void t2m_xform_free(struct t2m_xform *x);
-/* Whether m is in MLX layout already (t2m_manifest_mlx): a plan passes
- * it on unchanged. */
-int t2m_xform_converted(const struct t2m_manifest *m);
 
 /*
  * A layer of the plan as t2m_xform_walk makes it: the module, its class
