@@ -64,6 +64,7 @@ struct again {
 
 struct resolved {		/* a layer of the plan: what it found */
 	const char *cls, *provenance;
+	uint32_t first;		/* its first input tensor */
 };
 
 struct blocker {
@@ -397,6 +398,36 @@ numel(const struct t2m_tensor *t)
 }
 
 /*
+ * A converted stream's layers: a class for those the module tree leaves
+ * without one, as the walk found it.  Its layers are those with a tensor
+ * the report shows, which come in another order than the walk's.
+ */
+static int
+name_layers(struct report *r, t2m_error *err)
+{
+	const struct resolved *v;
+	struct lay *l;
+	uint32_t k;
+	long L;
+
+	for (k = 0; k < r->nres; k++) {
+		v = &r->res[k];
+		L = owner_lay(r, &r->in->tensors[v->first]);
+		if (r->key.nomem)
+			return t2m_fail(err, "out of memory");
+		if (L < 0)
+			return t2m_fail(err, "internal: the walk's layer '%s' "
+			    "has no tensor shown", r->in->tensors[v->first].name);
+		l = &r->lays[L];
+		if (l->cls == NULL && v->cls != NULL) {
+			l->cls = v->cls;
+			l->provenance = v->provenance;
+		}
+	}
+	return 0;
+}
+
+/*
  * The layers as the manifest and the plan have them, the order they are
  * reported in: the module tree, then the modules owning tensors (the
  * plan's layers, unless it is converted already, when only shown tensors
@@ -458,6 +489,8 @@ make_layers(struct report *r, t2m_error *err)
 		if (!hidden)
 			l->params += numel(t);
 	}
+	if (r->converted)
+		return name_layers(r, err);
 	if (next == r->nres)
 		return 0;
 astray:
@@ -490,6 +523,7 @@ learn(void *ctx, const struct t2m_xlayer *l, t2m_error *err)
 			r->capres = cap;
 		}
 		r->res[r->nres].cls = l->cls;
+		r->res[r->nres].first = l->in[0];
 		r->res[r->nres++].provenance = l->provenance;
 	}
 	for (k = 0; k < l->out->ntensors; k++) {

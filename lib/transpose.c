@@ -121,6 +121,7 @@ struct t2m_xform {
 	 * input (kept, at most once each) or by a name made here (made).
 	 */
 	int walk;
+	int mlx;		/* walking a stream in MLX layout already */
 	int gather;		/* the recipes, which may not fit */
 	unsigned char *spare[2];	/* buffers to use again (big_alloc) */
 	unsigned char *kept;	/* a bit per input named by an output */
@@ -1083,6 +1084,31 @@ config_class(struct t2m_xform *x, const char *path)
 	return NULL;
 }
 
+/*
+ * MLX's recurrent layers by the names t2m-transpose gives them: Wxh and
+ * Whh for RNN; Wx and Wh for LSTM (four gates) and GRU (three).
+ */
+static const char *
+mlx_recurrent(const struct t2m_xform *x, const struct layer *L)
+{
+	const struct t2m_tensor *t, *u;
+	long a, b;
+
+	if (param(x, L, "Wxh") >= 0 && param(x, L, "Whh") >= 0)
+		return "torch.nn.modules.rnn.RNN";
+	if ((a = param(x, L, "Wx")) < 0 || (b = param(x, L, "Wh")) < 0)
+		return NULL;
+	t = &x->in->tensors[a];
+	u = &x->in->tensors[b];
+	if (t->ndim != 2 || u->ndim != 2 || u->shape[1] == 0)
+		return NULL;
+	if (t->shape[0] == 4 * u->shape[1])
+		return "torch.nn.modules.rnn.LSTM";
+	if (t->shape[0] == 3 * u->shape[1])
+		return "torch.nn.modules.rnn.GRU";
+	return NULL;
+}
+
 /* Last: what the parameters' names and shapes suggest. */
 static const char *
 guess_class(struct t2m_xform *x, struct layer *L)
@@ -1092,10 +1118,13 @@ guess_class(struct t2m_xform *x, struct layer *L)
 		"torch.nn.modules.conv.Conv3d"
 	};
 	const struct t2m_tensor *t, *u;
+	const char *c;
 	long w = param(x, L, "weight"), k;
 
 	if (param(x, L, "in_proj_weight") >= 0 || param(x, L, "q_proj_weight") >= 0)
 		return "torch.nn.modules.activation.MultiheadAttention";
+	if (x->mlx && (c = mlx_recurrent(x, L)) != NULL)
+		return c;
 	if ((k = param(x, L, "weight_ih_l0")) >= 0 &&
 	    (w = param(x, L, "weight_hh_l0")) >= 0) {
 		t = &x->in->tensors[k];
@@ -1120,6 +1149,8 @@ guess_class(struct t2m_xform *x, struct layer *L)
 		return "t2m.Parameters";	/* no layer t2m can name */
 	t = &x->in->tensors[w];
 	if (t->ndim >= 3 && t->ndim <= 5) {
+		if (x->mlx)	/* nothing is permuted: no layout to doubt */
+			return conv[t->ndim - 3];
 		xwarn(x, "'%s': a %d-D weight, taken as %s; a ConvTranspose "
 		    "would need another layout (give a type map with -m)",
 		    t->name, t->ndim, strrchr(conv[t->ndim - 3], '.') + 1);
@@ -1267,7 +1298,9 @@ group(struct t2m_xform *x)
 	for (k = 0; k < x->ngroups; k++) {
 		if (group_path(x, k) < 0)
 			goto out;
-		if (x->walk) {
+		if (x->walk && x->mlx) {
+			continue;	/* the output has the input's */
+		} else if (x->walk) {
 			/* As many modules as the output would have. */
 			if (t2m_manifest_find_module(m, x->path.p) < 0 &&
 			    nmod++ == T2M_MAX_MODULES) {
@@ -1939,6 +1972,37 @@ walk_fresh(struct t2m_xform *x)
 	return 0;
 }
 
+/*
+ * A layer of a stream in MLX layout already: its class as the module tree
+ * or the type map gives it, else as its tensors suggest, else none; none
+ * too for a layer of tensors kept only for the way back (no path then).
+ * Nothing is planned, so none of this fails.
+ */
+static void
+name_converted(struct t2m_xform *x, struct layer *L)
+{
+	const char *c;
+	uint32_t k;
+
+	for (k = 0; k < L->n; k++)
+		if (!t2m_tensor_hidden(&x->in->tensors[L->t[k]]))
+			break;
+	if (k == L->n) {
+		L->path = NULL;
+		return;
+	}
+	if ((c = file_class(x, L->path)) != NULL)
+		L->provenance = "file";
+	else if ((c = map_class(x, L->path)) != NULL)
+		L->provenance = "map";
+	else if ((c = guess_class(x, L)) != NULL &&
+	    strcmp(c, "t2m.Parameters") != 0)
+		L->provenance = "inferred";
+	else
+		c = NULL;
+	L->cls = c;
+}
+
 /* The layer's module in its manifest, as the output would have it. */
 static int
 walk_module(struct t2m_xform *x, const struct layer *L)
@@ -1966,7 +2030,7 @@ t2m_xform_walk(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 {
 	struct t2m_xform *x;
 	struct layer L;
-	uint32_t k;
+	uint32_t k, i;
 	int rc = -1;
 
 	if (o->reverse)
@@ -1982,12 +2046,17 @@ t2m_xform_walk(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 	x->err = err;
 	x->walk = 1;
 	if (t2m_manifest_mlx(m)) {
-		for (k = 0; k < m->ntensors; k++) {
-			memset(&L, 0, sizeof L);
-			L.t = &k;
-			L.n = 1;
-			if (walk_fresh(x) < 0 || same(x, k) < 0 ||
-			    walk_layer(x, &L, layer) < 0)
+		x->mlx = 1;
+		if (group(x) < 0)
+			goto out;
+		for (k = 0; k < x->ngroups; k++) {
+			if (layer_of(x, k, &L) < 0 || walk_fresh(x) < 0)
+				goto out;
+			for (i = 0; i < L.n; i++)
+				if (same(x, L.t[i]) < 0)
+					goto out;
+			name_converted(x, &L);
+			if (walk_layer(x, &L, layer) < 0)
 				goto out;
 		}
 		rc = 0;
