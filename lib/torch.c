@@ -1117,6 +1117,8 @@ struct walker {
 	uint32_t n, cap;
 	struct t2m_buf *list;	/* -l output, or NULL */
 	uint64_t visits;
+	char *path;		/* the name walked: every level's, in turn */
+	size_t plen;
 	uint64_t named;		/* bytes of the names built */
 	uint64_t repeated;	/* bytes of views repeating elements */
 	int depth;
@@ -1174,37 +1176,59 @@ skip(struct walker *w, const char *kind, const char *where, const char *fmt,
 }
 
 /*
- * prefix + "." + key, or key alone at the top; NULL with the error set.
- * A long key shared through the memo is copied into every name beneath
- * it, as many times as the memo multiplies them: so a name may not pass
- * T2M_MAX_STRING, nor the names of one walk MAX_NAMED bytes together.
+ * The walk's names are one buffer, w->path, long enough for any: each
+ * level adds ".key" (key alone at the top) on the way down and cuts it
+ * off on the way back, so the name a level was given is its own again.
+ * A long key shared through the memo is still written into every name
+ * beneath it, as many times as the memo multiplies them: so a name may
+ * not pass T2M_MAX_STRING, nor the names of one walk MAX_NAMED bytes
+ * together.
  */
-static char *
-join(struct walker *w, const char *prefix, const char *key)
+static int
+path_start(struct walker *w, const char *name)
 {
-	size_t a = strlen(prefix), b = strlen(key);
-	char *s;
+	size_t n = strlen(name);
+
+	if (n > T2M_MAX_STRING)
+		return t2m_fail(w->err, "a name of %zu bytes (at most %u)", n,
+		    T2M_MAX_STRING);
+	if ((w->path = malloc(T2M_MAX_STRING + 1)) == NULL)
+		return t2m_fail(w->err, "out of memory");
+	memcpy(w->path, name, n + 1);
+	w->plen = n;
+	return 0;
+}
+
+/* Down to key; *back gets where to cut.  NULL with the error set. */
+static const char *
+descend(struct walker *w, const char *key, size_t *back)
+{
+	size_t a = w->plen, b = strlen(key);
 
 	if (a + b + 1 > T2M_MAX_STRING) {
 		t2m_fail(w->err, "a name under '%.64s' is longer than %u bytes",
-		    prefix, T2M_MAX_STRING);
+		    w->path, T2M_MAX_STRING);
 		return NULL;
 	}
 	if ((w->named += a + b + 2) > MAX_NAMED) {
 		t2m_fail(w->err, "'%.60s%s': the names beneath pass %u MiB "
-		    "(shared references multiply)", prefix, a > 60 ? "..." :
+		    "(shared references multiply)", w->path, a > 60 ? "..." :
 		    "", MAX_NAMED >> 20);
 		return NULL;
 	}
-	if ((s = malloc(a + b + 2)) == NULL) {
-		t2m_fail(w->err, "out of memory");
-		return NULL;
-	}
-	memcpy(s, prefix, a);
+	*back = a;
 	if (a)
-		s[a++] = '.';
-	memcpy(s + a, key, b + 1);
-	return s;
+		w->path[a++] = '.';
+	memcpy(w->path + a, key, b + 1);
+	w->plen = a + b;
+	return w->path;
+}
+
+static void
+ascend(struct walker *w, size_t back)
+{
+	w->path[back] = '\0';
+	w->plen = back;
 }
 
 /* A dict key as a name part: str as it is, int in decimal. */
@@ -1476,12 +1500,14 @@ add_module(struct walker *w, struct pk *o, const char *path)
 	return 0;
 }
 
-/* One entry of a dict: walk the value under prefix.key. */
+/* One entry of a dict: walk the value under prefix.key (prefix is
+ * w->path). */
 static int
 walk_entry(struct walker *w, struct pk *k, struct pk *v, const char *prefix)
 {
-	const char *key;
-	char kb[32], *name;
+	const char *key, *name;
+	char kb[32];
+	size_t back;
 	int rc;
 
 	if (key_text(k, kb, sizeof kb, &key) < 0) {
@@ -1489,10 +1515,10 @@ walk_entry(struct walker *w, struct pk *k, struct pk *v, const char *prefix)
 		    prefix, pk_a_type(k));
 		return 0;
 	}
-	if ((name = join(w, prefix, key)) == NULL)
+	if ((name = descend(w, key, &back)) == NULL)
 		return -1;
 	rc = walk(w, v, name);
-	free(name);
+	ascend(w, back);
 	return rc;
 }
 
@@ -1745,12 +1771,15 @@ walk(struct walker *w, struct pk *o, const char *name)
 		if (o->u.seq.n == 0 && w->list)
 			list_leaf(w, name, o);
 		for (k = 0; rc == 0 && k < o->u.seq.n; k++) {
-			char *sub;
+			const char *sub;
+			size_t back;
 			snprintf(kb, sizeof kb, "%u", k);
-			if ((sub = join(w, name, kb)) == NULL)
-				return -1;
+			if ((sub = descend(w, kb, &back)) == NULL) {
+				rc = -1;
+				break;
+			}
 			rc = walk(w, o->u.seq.v[k], sub);
-			free(sub);
+			ascend(w, back);
 		}
 		break;
 	case PK_OBJ:
@@ -1898,8 +1927,11 @@ th_flatten(struct th_pickle *t, const struct th_opts *o,
 		at = next;
 	}
 	/* A tensor on its own is named by -k's path, or "tensor". */
-	rc = walk(&w, at, at->type != PK_TENSOR ? "" : o && o->select &&
+	rc = path_start(&w, at->type != PK_TENSOR ? "" : o && o->select &&
 	    *o->select ? o->select : "tensor");
+	if (rc == 0)
+		rc = walk(&w, at, w.path);
+	free(w.path);
 	if (rc == 0 && w.nskipped) {
 		t2m_buf_add(&skipped, "]", 1);
 		if (skipped.nomem)
@@ -1926,6 +1958,10 @@ int
 th_list(struct th_pickle *t, struct t2m_buf *out, t2m_error *err)
 {
 	struct walker w = { .t = t, .list = out, .err = err };
+	int rc;
 
-	return walk(&w, t->root, "");
+	if ((rc = path_start(&w, "")) == 0)
+		rc = walk(&w, t->root, w.path);
+	free(w.path);
+	return rc;
 }

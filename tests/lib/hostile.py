@@ -295,13 +295,16 @@ def fail(regex, never=None, seconds=None):
     return e
 
 
-def ok(tensors, warn=(), seconds=None):
+def ok(tensors, warn=(), seconds=None, mib=None):
     """Exit 0; the pipeline's safetensors file holds exactly `tensors`;
     stderr holds exactly the warnings (regexes), one line each; within
-    `seconds` when given (inputs whose cost must stay linear)."""
+    `seconds` when given (inputs whose cost must stay linear), and
+    t2m-unpack's peak RSS within `mib` MiB when given."""
     e = {"ok": tensors, "warn": list(warn)}
     if seconds:
         e["seconds"] = seconds
+    if mib:
+        e["mib"] = mib
     return e
 
 
@@ -474,6 +477,12 @@ def fam_nesting(c):
     c.add("dicts-1000.pt", None,
           ok(tens(**{".".join(["n"] * 3): W2})),
           args=["-k", ".".join(["n"] * 997)])
+    # 999 dicts with 1000-byte keys: a name of 1 MB at the bottom.  Each
+    # level's name held at once would be 500 MB.
+    key = "K" * 1000
+    c.add("dicts-999-long-keys.pt",
+          z(proto(2) + nested_dicts(999, w, key=key) + STOP),
+          ok(tens(**{".".join([key] * 999): W2}), mib=64))
     # _rebuild_from_type_v2(f, type, args, state) calls f(*args): 100000
     # of them nested through the memo (1.8 MB) must not recurse 100000
     # deep in C; the innermost has no function to call.
@@ -1540,6 +1549,15 @@ def fam_trunc(c):
 # ---------------------------------------------------------------------------
 # The checker.
 
+# Runs argv[2:] and writes its peak RSS, in KiB, to the file argv[1].
+RSS = """import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(rc)
+"""
+
+
 def _run(cmd, stdin=None, data=None, timeout=TIMEOUT):
     """Run cmd; returns (status, stdout, stderr) or raises on a hang."""
     p = subprocess.Popen(cmd, stdin=stdin if data is None else
@@ -1651,6 +1669,9 @@ def run_case(d, idx, case, mode):
     out = os.path.join(wdir, "out.safetensors")
     why = []
     limit = exp.get("seconds", TIMEOUT)
+    rss = os.path.join(d, "rss%d-%s" % (idx, mode))
+    if "mib" in exp:
+        unpack = [sys.executable, "-c", RSS, rss] + unpack
     try:
         if "list" in exp:
             data = None
@@ -1686,6 +1707,13 @@ def run_case(d, idx, case, mode):
             _warnings(uerr, prefix, exp["warn"], why)
             if prc == 0:
                 _compare(out, exp["ok"], why)
+            if "mib" in exp:
+                with open(rss) as f:
+                    kib = int(f.read())
+                os.unlink(rss)
+                if kib > exp["mib"] << 10:
+                    why.append("t2m-unpack's peak RSS %d MiB, over %d" %
+                               (kib >> 10, exp["mib"]))
     except subprocess.TimeoutExpired:
         why.append("no end within %d s%s" % (
             limit, " (a hang)" if limit == TIMEOUT else ""))
