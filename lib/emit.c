@@ -475,6 +475,42 @@ emit_teed(struct emitter *e, const struct pk_storage *s,
 	return 0;
 }
 
+/*
+ * Each view of a storage writes its bytes out again, and the memo lets a
+ * small pickle name one view a million times: the stream could be any
+ * multiple of the input.  What the storages read so far give out may
+ * pass what they hold EMIT_FANOUT times over, and EMIT_SLACK bytes more,
+ * no further - checked before a storage's bytes are read, so the stream
+ * stays within a constant factor of the input.
+ */
+static int
+fanout(struct emitter *e, const struct pk_storage *s, t2m_error *err)
+{
+	const uint32_t *users = e->by_storage + e->first[s->seq];
+	uint32_t nusers = emit_users(e, s), u;
+	const struct pk_tensor *x;
+	uint64_t n, limit;
+
+	e->held = s->nbytes > UINT64_MAX - e->held ? UINT64_MAX :
+	    e->held + s->nbytes;
+	limit = e->held > (UINT64_MAX - EMIT_SLACK) / EMIT_FANOUT ?
+	    UINT64_MAX : e->held * EMIT_FANOUT + EMIT_SLACK;
+	for (u = 0; u < nusers; u++) {
+		x = e->items[users[u]].tensor;
+		/* No view is larger than its storage, but repeats (capped
+		 * by the walk); neither overflows. */
+		n = th_numel(x) * (t2m_dtype_bits(x->dtype) / 8);
+		if (n > limit - e->given)
+			return t2m_fail(err, "storage '%s': with those before "
+			    "it, its %u tensors come to more than %d times "
+			    "the storages' bytes and %d MiB (shared references "
+			    "multiply)", s->key, nusers, EMIT_FANOUT,
+			    EMIT_SLACK >> 20);
+		e->given += n;
+	}
+	return 0;
+}
+
 int
 emit_storage(struct emitter *e, const struct pk_storage *s,
     struct bytesrc *src, uint32_t *crc, t2m_error *err)
@@ -490,6 +526,8 @@ emit_storage(struct emitter *e, const struct pk_storage *s,
 	size_t n;
 
 	*crc = 0;
+	if (fanout(e, s, err) < 0)
+		return -1;
 	for (u = 0; u < nusers; u++) {
 		x = e->items[users[u]].tensor;
 		if (unit && swap_unit(x->dtype) != unit)

@@ -389,6 +389,20 @@ def fam_memo(c):
           z(sdict(("w", w), ("K" * 500000, laughs(i(7), 40)))),
           fail(r"^'K{60}\.\.\.': the names beneath pass 1024 MiB \(shared "
                r"references multiply\)$", seconds=10))
+    # One 1 MiB tensor named 1200 times through the memo: each name
+    # writes its bytes out again, 1.2 GiB of stream from a 1 MiB file.
+    # The tensors may come to 64 times the storages' bytes and 1 GiB.
+    n = 1 << 18
+    big = f32("0", [n]) + put(0)
+    data = (("0", floats(n)),)
+    names = [("t0", big)] + [("t%d" % k, get(0)) for k in range(1, 1200)]
+    c.add("fanout-1200.pt", z(sdict(*names), storages=data),
+          fail(r"^storage '0': with those before it, its 1200 tensors come "
+               r"to more than 64 times the storages' bytes and 1024 MiB "
+               r"\(shared references multiply\)$"))
+    names = [("t0", big)] + [("t%d" % k, get(0)) for k in range(1, 64)]
+    c.add("fanout-64.pt", z(sdict(*names), storages=data),
+          ok(tens(t0=("F32", [n], floats(n)))))
 
     # LONG_BINPUT 0xFFFFFFFF is a valid id: the storage id memoized there
     # and read back gives two tensors on one storage.
