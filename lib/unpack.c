@@ -62,9 +62,28 @@ detect(const unsigned char *p, size_t n)
 /* ---- safetensors ---- */
 
 /*
- * Ties t2m-pack wrote once (t2m.tie, t2m-stream(5)): the __metadata__
- * key "t2m.tie.<name>", where no tensor is called name and the value
- * names one of the first nregular, is the tensor name again, with that
+ * The tensor a __metadata__ pair would name again as a tie, or NULL: a
+ * key "t2m.tie.<name>", as t2m-pack writes ties once; or, as safetensors'
+ * save_model and Hugging Face's converter record the names they drop for
+ * sharing another's storage, a dotted name naming a dotted name
+ * ("lm_head.weight": "model.embed_tokens.weight").  The dots keep other
+ * metadata what it is ("format": "pt").
+ */
+static const char *
+tie_name(const char *key, const char *val)
+{
+	if (strncmp(key, "t2m.tie.", 8) == 0)
+		return key + 8;
+	if (strncmp(key, "t2m.", 4) == 0 || !strchr(key, '.') ||
+	    !strchr(val, '.'))
+		return NULL;
+	return key;
+}
+
+/*
+ * Ties written once (t2m.tie, t2m-stream(5)): a __metadata__ pair naming
+ * a tensor (tie_name), where no tensor is called that and the value
+ * names one of the first nregular, is that tensor again, with that
  * one's bytes.  tie[k] of each such tensor k (from nregular on) is the
  * tensor it names; *nties counts them.
  */
@@ -80,9 +99,9 @@ restore_ties(struct t2m_manifest *m, uint32_t nregular, uint32_t **tie,
 	*tie = NULL;
 	*nties = 0;
 	for (k = 0; k < m->meta.n; k++) {
-		const char *key = m->meta.kv[k].key, *val = m->meta.kv[k].val;
-		if (strncmp(key, "t2m.tie.", 8) != 0 ||
-		    t2m_manifest_find(m, key + 8) >= 0 ||
+		const char *val = m->meta.kv[k].val;
+		const char *name = tie_name(m->meta.kv[k].key, val);
+		if (name == NULL || t2m_manifest_find(m, name) >= 0 ||
 		    (j = t2m_manifest_find(m, val)) < 0 ||
 		    (uint32_t)j >= nregular || m->tensors[j].nbytes == 0) {
 			m->meta.kv[keep++] = m->meta.kv[k];
@@ -92,7 +111,7 @@ restore_ties(struct t2m_manifest *m, uint32_t nregular, uint32_t **tie,
 		    sizeof **tie)) == NULL)
 			return t2m_fail(err, "out of memory");
 		u = &m->tensors[j];
-		if ((t = t2m_manifest_add(m, key + 8, u->dtype, u->ndim,
+		if ((t = t2m_manifest_add(m, name, u->dtype, u->ndim,
 		    u->shape, err)) == NULL || t2m_attrs_set(m, &t->attrs,
 		    "t2m.tie",
 		    m->tensors[j].name, err) < 0)
