@@ -528,8 +528,10 @@ static struct {
 	int fd;
 	uint64_t off;
 	size_t n;
-	const char *name;
+	const char *name;	/* fd's, for messages */
 } held;
+/* The output of the move under way; the one a failed drain was for. */
+static const char *moving, *broke;
 
 /* Open the relay if it is not; -1 when there is no such pipe. */
 static int
@@ -567,20 +569,21 @@ relay_drain(unsigned char *buf, size_t bufsize)
 				r = read(relay[0], buf, k);
 			while (r < 0 && errno == EINTR);
 			if (r <= 0 || t2m_pwrite_full(held.fd, buf, (size_t)r,
-			    held.off) < 0) {
-				relay_close();
-				return -1;
-			}
+			    held.off) < 0)
+				goto fail;
 		} else if (r <= 0) {
 			if (r == 0)
 				errno = EIO;
-			relay_close();
-			return -1;
+			goto fail;
 		}
 		held.off += (uint64_t)r;
 		held.n -= (size_t)r;
 	}
 	return 0;
+fail:
+	broke = held.name;
+	relay_close();
+	return -1;
 }
 
 /*
@@ -612,6 +615,7 @@ relay_fill(int from, int to, uint64_t off, size_t k, unsigned char *buf,
 	if (held.n == 0) {
 		held.fd = to;
 		held.off = off;
+		held.name = moving;
 	}
 	held.n += (size_t)r;
 	return r;
@@ -760,7 +764,8 @@ t2m_in_move(struct t2m_in *in, int to, uint64_t *toff, uint64_t n,
 	/* A regular file is read at pos, a pipe wherever it is. */
 	foff = in->pos;
 #ifdef HAVE_SPLICE
-	held.name = toname;
+	moving = toname;
+	broke = NULL;
 #endif
 	r = move(in->fd, in->regular ? &foff : NULL, to, toff, n - done,
 	    in->buf, in->cap, &wfail);
@@ -785,6 +790,11 @@ t2m_in_move(struct t2m_in *in, int to, uint64_t *toff, uint64_t n,
 werr:
 	t2m_fail_errno(err, "write error");
 	err->subject = toname;
+#ifdef HAVE_SPLICE
+	/* Bytes held for another output may be what failed. */
+	if (broke != NULL)
+		err->subject = broke;
+#endif
 	return -1;
 }
 
