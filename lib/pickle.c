@@ -944,6 +944,11 @@ build(struct pk_vm *vm, struct pk *target, struct pk *state, t2m_error *err)
 	case PK_STORAGE:
 		if (target->flags & IMMORTAL)
 			break;
+		if (state == target->state) {
+			/* Its __dict__ updated with itself: nothing new. */
+			pk_unref(vm, state);
+			return 0;
+		}
 		if (target->state && target->state->type == PK_DICT &&
 		    state->type == PK_DICT) {
 			/* A second BUILD adds to the first, like __dict__. */

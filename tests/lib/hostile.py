@@ -38,7 +38,7 @@ MARK, STOP, TUPLE, EMPTY_TUPLE, EMPTY_LIST, EMPTY_DICT = b"(", b".", b"t", \
 APPEND, APPENDS, SETITEM, SETITEMS, BUILD, REDUCE = b"a", b"e", b"s", b"u", \
     b"b", b"R"
 BINPERSID, NONE, NEWTRUE, NEWFALSE, POP = b"Q", b"N", b"\x88", b"\x89", b"0"
-TUPLE2, LIST, DICT = b"\x86", b"l", b"d"
+TUPLE2, LIST, DICT, DUP = b"\x86", b"l", b"d", b"2"
 
 
 def proto(n=2):
@@ -1030,6 +1030,14 @@ def fam_pickle(c):
         at % 5 + r"BUILD on an int$")
     one("build-on-none", proto(2) + NONE + EMPTY_DICT + BUILD + STOP,
         at % 4 + r"BUILD on None$")
+    # A dict BUILT with itself as its state, twice: the second adds the
+    # dict's entries to themselves, which read them from the array it
+    # grew (a use after free, found by fuzz_unpack).  __dict__.update of
+    # itself changes nothing.
+    selfish = EMPTY_DICT + MARK + s("a") + i(1) + s("b") + i(2) + s("c") + \
+        i(3) + SETITEMS + DUP + DUP + BUILD + BUILD
+    c.add("build-self-twice.pt", z(sdict(("w", w), ("d", selfish))),
+          ok(tens(w=W2)))
     one("reduce-list-args",
         proto(2) + glob("collections", "OrderedDict") + EMPTY_LIST +
         REDUCE + STOP,
