@@ -109,7 +109,7 @@ CHECK_FUZZ_SECONDS ?= 30
 # and fails the target.
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
-FUZZ_TARGETS = fuzz_pickle fuzz_unpack
+FUZZ_TARGETS = fuzz_pickle fuzz_stream fuzz_unpack
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
            -fno-sanitize-recover=all
 
@@ -119,8 +119,8 @@ build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
 	    -D_FILE_OFFSET_BITS=64 $(FUZZ_FLAGS) -Ilib $(DEPCFLAGS) -o $@ \
 	    $< $(LIB_SRC) $(DEPLIBS)
 
-fuzz: $(FUZZ_TARGETS:%=build-fuzz/%)
-	PYTHON='$(PYTHON)' tests/fuzz/seeds.sh build-fuzz/seeds
+fuzz: all $(FUZZ_TARGETS:%=build-fuzz/%)
+	PYTHON='$(PYTHON)' T2M_BIN=$(BUILD)/bin tests/fuzz/seeds.sh build-fuzz/seeds
 	for t in $(FUZZ_TARGETS); do \
 	    kind=$${t#fuzz_}; \
 	    mkdir -p build-fuzz/corpus-$$t; \

@@ -351,12 +351,13 @@ again_of(const struct report *r, uint32_t module)
 static const char *
 class_of(const struct report *r, const char *v, const struct t2m_xlayer *l)
 {
-	const struct again *g, *end = r->again + r->nagain;
+	const struct again *g;
 	const char *cls = NULL;
 	long k = t2m_manifest_find_module(r->in, v);
 
+	/* again_of gives NULL when there are none (r->again NULL too). */
 	for (g = k >= 0 ? again_of(r, (uint32_t)k) : NULL;
-	    g && g < end && g->module == (uint32_t)k; g++)
+	    g && g < r->again + r->nagain && g->module == (uint32_t)k; g++)
 		if (g->cls)
 			cls = g->cls;
 	if (cls)

@@ -67,7 +67,9 @@ void t2m_xform_free(struct t2m_xform *x);
  * in the input, rising) and what each becomes: in[k] becomes
  * out->tensors[outs[j]] for at[k] <= j < at[k + 1], in the order
  * t2m-transpose writes them.  When m is converted already, nothing is:
- * each tensor comes alone, as itself, with path, cls and provenance NULL.
+ * each tensor becomes itself, and the class is the module tree's, the
+ * type map's or what the MLX names suggest, or NULL; a layer of tensors
+ * kept only for the way back has path, cls and provenance NULL.
  */
 struct t2m_xlayer {
 	const char *path, *cls, *provenance;

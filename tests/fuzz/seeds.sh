@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/fuzz/seeds.sh DIR - seed corpora for the fuzz targets, made from
 # the PyTorch corpus (real torch): DIR/unpack holds small checkpoints of
-# every format, DIR/pickle their data.pkl pickles (a mode byte first).
+# every format, DIR/pickle their data.pkl pickles (a mode byte first),
+# DIR/stream their t2m streams.
 set -eu
 dir=$1
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,3 +29,13 @@ for name in sorted(os.listdir(f"{d}/corpus")):
             pass    # the fixtures with damaged CRCs
 PY
 rm -rf "$dir/corpus"
+# DIR/stream: the streams of those checkpoints, as they are and converted,
+# in small records (t2m-unpack and t2m-transpose from $T2M_BIN).
+mkdir -p "$dir/stream"
+bin=${T2M_BIN:-$top/build/bin}
+for f in "$dir"/unpack/*; do
+	s="$dir/stream/$(basename "$f")"
+	"$bin/t2m-unpack" -C 64 "$f" > "$s" 2> /dev/null || rm -f "$s"
+	[ -s "$s" ] || { rm -f "$s"; continue; }
+	"$bin/t2m-transpose" < "$s" > "$s.mlx" 2> /dev/null || rm -f "$s.mlx"
+done
