@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "le.h"
 
 struct entry {
 	char *name;
@@ -22,26 +23,6 @@ struct entry {
 	int ndim, dtype;
 	uint32_t seq;		/* position in the JSON, to break ties */
 };
-
-static void
-put64le(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64le(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static int
 parse_metadata(struct t2m_json *j, struct t2m_manifest *m)
@@ -371,7 +352,7 @@ t2m_st_read_header(struct t2m_in *in, struct t2m_manifest **mp,
 	if (k < 8)
 		return t2m_fail(err, "%zd bytes: too short for a safetensors "
 		    "header", k);
-	hlen = get64le(b);
+	hlen = t2m_le64(b);
 	if (hlen == 0)
 		return t2m_fail(err, "header length is 0");
 	if (hlen > T2M_ST_MAX_HEADER)
@@ -751,7 +732,7 @@ layout(const struct t2m_manifest *m, struct t2m_st_layout *l, int fill,
 		    "format's limit of %u", b.len - 8, T2M_ST_MAX_HEADER);
 		goto fail;
 	}
-	put64le((unsigned char *)b.p, b.len - 8);
+	t2m_put64((unsigned char *)b.p, b.len - 8);
 	for (i = 0; i < nmeta; i++)
 		free(meta[i].ownkey);
 	free(meta);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "le.h"
 
 static const unsigned char magic[8] = {
 	0x89, 'T', '2', 'M', '\r', '\n', 0x1a, '\n'
@@ -21,50 +22,6 @@ static const unsigned char magic[8] = {
 #define RECORD_HEADER 32
 #define END_PAYLOAD   24
 #define MAX_ANCILLARY ((uint64_t)1 << 30)
-
-/* ---- little-endian encoding ---- */
-
-static void
-put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t
-get16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* ---- reader ---- */
 
@@ -198,13 +155,13 @@ read_header(struct t2m_reader *r, struct hdr *h, t2m_error *err)
 	if ((size_t)k < sizeof b)
 		return rfail(r, err, "truncated record header (%d bytes "
 		    "expected, %zd read)", RECORD_HEADER, k);
-	if (get32(b + 28) != t2m_crc32(0, b, 28))
+	if (t2m_le32(b + 28) != t2m_crc32(0, b, 28))
 		return rfail(r, err, "record header checksum mismatch");
 	memcpy(h->tag, b, 4);
-	h->index = get32(b + 4);
-	h->offset = get64(b + 8);
-	h->length = get64(b + 16);
-	h->crc = get32(b + 24);
+	h->index = t2m_le32(b + 4);
+	h->offset = t2m_le64(b + 8);
+	h->length = t2m_le64(b + 16);
+	h->crc = t2m_le32(b + 24);
 	return 1;
 }
 
@@ -299,7 +256,7 @@ take32(struct cur *c, uint32_t *v, const char *what)
 
 	if (take(c, 4, &p, what) < 0)
 		return -1;
-	*v = get32(p);
+	*v = t2m_le32(p);
 	return 0;
 }
 
@@ -310,7 +267,7 @@ take64(struct cur *c, uint64_t *v, const char *what)
 
 	if (take(c, 8, &p, what) < 0)
 		return -1;
-	*v = get64(p);
+	*v = t2m_le64(p);
 	return 0;
 }
 
@@ -564,15 +521,15 @@ t2m_reader_begin(struct t2m_reader *r, struct t2m_manifest **mp,
 			    "expected, %zd read)", STREAM_HEADER, k);
 		return t2m_fail(err, "not a t2m stream (bad magic)");
 	}
-	if (get32(b + 16) != t2m_crc32(0, b, 16))
+	if (t2m_le32(b + 16) != t2m_crc32(0, b, 16))
 		return t2m_fail(err, "stream header checksum mismatch");
-	if (get16(b + 8) != T2M_STREAM_MAJOR)
+	if (t2m_le16(b + 8) != T2M_STREAM_MAJOR)
 		return t2m_fail(err, "stream version %u.%u is not supported "
-		    "(this reader knows %d.x)", get16(b + 8), get16(b + 10),
+		    "(this reader knows %d.x)", t2m_le16(b + 8), t2m_le16(b + 10),
 		    T2M_STREAM_MAJOR);
-	if (get32(b + 12) != 0)
+	if (t2m_le32(b + 12) != 0)
 		return t2m_fail(err, "stream flags 0x%08x: reserved bits set",
-		    get32(b + 12));
+		    t2m_le32(b + 12));
 	for (;;) {
 		if ((rc = read_header(r, &h, err)) <= 0)
 			return rc < 0 ? -1 : rfail(r, err, "stream ends before "
@@ -615,9 +572,9 @@ check_end(struct t2m_reader *r, const struct hdr *h, t2m_error *err)
 		return -1;
 	if (t2m_crc32(0, b, sizeof b) != h->crc)
 		return rfail(r, err, "end record checksum mismatch");
-	ntensors = get64(b);
-	records = get64(b + 8);
-	bytes = get64(b + 16);
+	ntensors = t2m_le64(b);
+	records = t2m_le64(b + 8);
+	bytes = t2m_le64(b + 16);
 	if (ntensors != r->m->ntensors || records != r->records ||
 	    bytes != r->bytes)
 		return rfail(r, err, "end record counts (%llu tensors, %llu "
@@ -861,11 +818,11 @@ put_record(struct t2m_writer *w, const char *tag, uint32_t index,
 	unsigned char b[RECORD_HEADER];
 
 	memcpy(b, tag, 4);
-	put32(b + 4, index);
-	put64(b + 8, offset);
-	put64(b + 16, length);
-	put32(b + 24, crc);
-	put32(b + 28, t2m_crc32(0, b, 28));
+	t2m_put32(b + 4, index);
+	t2m_put64(b + 8, offset);
+	t2m_put64(b + 16, length);
+	t2m_put32(b + 24, crc);
+	t2m_put32(b + 28, t2m_crc32(0, b, 28));
 	return wput(w, b, sizeof b, err);
 }
 
@@ -920,7 +877,7 @@ enc32(struct enc *e, uint32_t v)
 {
 	unsigned char b[4];
 
-	put32(b, v);
+	t2m_put32(b, v);
 	enc_bytes(e, b, 4);
 }
 
@@ -929,7 +886,7 @@ enc64(struct enc *e, uint64_t v)
 {
 	unsigned char b[8];
 
-	put64(b, v);
+	t2m_put64(b, v);
 	enc_bytes(e, b, 8);
 }
 
@@ -998,10 +955,10 @@ t2m_writer_begin(struct t2m_writer *w, const struct t2m_manifest *m,
 	    (e = calloc(1, sizeof *e)) == NULL)
 		return t2m_fail(err, "out of memory");
 	memcpy(b, magic, sizeof magic);
-	put16(b + 8, T2M_STREAM_MAJOR);
-	put16(b + 10, T2M_STREAM_MINOR);
-	put32(b + 12, 0);
-	put32(b + 16, t2m_crc32(0, b, 16));
+	t2m_put16(b + 8, T2M_STREAM_MAJOR);
+	t2m_put16(b + 10, T2M_STREAM_MINOR);
+	t2m_put32(b + 12, 0);
+	t2m_put32(b + 16, t2m_crc32(0, b, 16));
 	enc_manifest(e, m);
 	len = e->len;
 	crc = e->crc;
@@ -1150,9 +1107,9 @@ t2m_writer_end(struct t2m_writer *w, t2m_error *err)
 			    "of %llu bytes)", w->m->tensors[i].name,
 			    (unsigned long long)w->written[i],
 			    (unsigned long long)w->m->tensors[i].nbytes);
-	put64(b, w->m->ntensors);
-	put64(b + 8, w->records);
-	put64(b + 16, w->bytes);
+	t2m_put64(b, w->m->ntensors);
+	t2m_put64(b + 8, w->records);
+	t2m_put64(b + 16, w->bytes);
 	if (put_record(w, "ENDS", 0, 0, sizeof b, t2m_crc32(0, b, sizeof b),
 	    err) < 0 || wput(w, b, sizeof b, err) < 0)
 		return -1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "emit.h"
+#include "le.h"
 #include "unpack.h"
 #include "zip.h"
 
@@ -966,17 +967,6 @@ mem_read(void *ctx, void *p, size_t n, t2m_error *err)
 	return mem_take(ctx, p, n, err);
 }
 
-static uint64_t
-le64(const unsigned char *b)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
 static int
 int_key(const struct pk *o, char *buf, size_t cap)
 {
@@ -1018,7 +1008,7 @@ tar01_storages(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
 		}
 		if (mem_take(m, nb, 8, err) < 0)
 			goto out;
-		numel = le64(nb);
+		numel = t2m_le64(nb);
 		if ((st = th_storage(t, key, dtype, numel, err)) == NULL)
 			goto out;
 		data[st->u.storage->seq] = m->at;
@@ -1134,17 +1124,17 @@ tar01_tensors(struct th_pickle *t, struct pk_vm *plain, struct mem *m,
 		for (d = 0; d < (int)ndim; d++) {
 			if (mem_take(m, b, 8, err) < 0)
 				goto fail;
-			size[d] = le64(b);
+			size[d] = t2m_le64(b);
 		}
 		for (d = 0; d < (int)ndim; d++) {
 			if (mem_take(m, b, 8, err) < 0)
 				goto fail;
-			stride[d] = (int64_t)le64(b);
+			stride[d] = (int64_t)t2m_le64(b);
 		}
 		if (mem_take(m, b, 8, err) < 0)
 			goto fail;
 		pk_at(t->vm, "tensors", m->at);
-		if ((int64_t)le64(b) < 0 || (x = th_tensor(t, st, le64(b),
+		if ((int64_t)t2m_le64(b) < 0 || (x = th_tensor(t, st, t2m_le64(b),
 		    (int)ndim, size, stride, err)) == NULL)
 			goto fail;
 		if (th_preset_add(t, key, x, err) < 0) {

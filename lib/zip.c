@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "le.h"
 #include "zip.h"
 
 #define SIG_LFH  0x04034b50u
@@ -22,24 +23,6 @@
 #define SIG_DD   0x08074b50u
 
 #define MAX_CD ((uint64_t)1 << 30)
-
-static uint32_t
-le16(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return le16(p) | le16(p + 2) << 16;
-}
-
-static uint64_t
-le64(const unsigned char *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 int
 zip_crc_fail(t2m_error *err, const char *name, uint32_t stored,
@@ -60,28 +43,28 @@ zip64_extra(const unsigned char *x, size_t n, uint64_t *usize,
 
 	*found = 0;
 	while (k + 4 <= n) {
-		len = le16(x + k + 2);
+		len = t2m_le16(x + k + 2);
 		if (k + 4 + len > n)
 			return -1;
-		if (le16(x + k) == 0x0001) {
+		if (t2m_le16(x + k) == 0x0001) {
 			*found = 1;
 			at = k + 4;
 			if (usize && *usize == 0xffffffffu) {
 				if (at + 8 > k + 4 + len)
 					return -1;
-				*usize = le64(x + at);
+				*usize = t2m_le64(x + at);
 				at += 8;
 			}
 			if (csize && *csize == 0xffffffffu) {
 				if (at + 8 > k + 4 + len)
 					return -1;
-				*csize = le64(x + at);
+				*csize = t2m_le64(x + at);
 				at += 8;
 			}
 			if (off && *off == 0xffffffffu) {
 				if (at + 8 > k + 4 + len)
 					return -1;
-				*off = le64(x + at);
+				*off = t2m_le64(x + at);
 			}
 		}
 		k += 4 + len;
@@ -134,8 +117,8 @@ find_cd(struct t2m_in *in, uint64_t *cd_off, uint64_t *cd_size,
 	if (t2m_pread_full(in->fd, tail, n, start, err) < 0)
 		return -1;
 	for (k = n - 22 + 1; k-- > 0; )
-		if (le32(tail + k) == SIG_EOCD &&
-		    k + 22 + le16(tail + k + 20) == n) {
+		if (t2m_le32(tail + k) == SIG_EOCD &&
+		    k + 22 + t2m_le16(tail + k + 20) == n) {
 			eocd = start + k;
 			found = 1;
 			break;
@@ -144,26 +127,26 @@ find_cd(struct t2m_in *in, uint64_t *cd_off, uint64_t *cd_size,
 		return t2m_fail(err, "zip: no end of central directory record "
 		    "(truncated or not a zip archive)");
 	k = (size_t)(eocd - start);
-	if (le16(tail + k + 4) != 0 || le16(tail + k + 6) != 0)
+	if (t2m_le16(tail + k + 4) != 0 || t2m_le16(tail + k + 6) != 0)
 		return t2m_fail(err, "zip: multi-disk archives are not "
 		    "supported");
-	*count = le16(tail + k + 10);
-	*cd_size = le32(tail + k + 12);
-	*cd_off = le32(tail + k + 16);
+	*count = t2m_le16(tail + k + 10);
+	*cd_size = t2m_le32(tail + k + 12);
+	*cd_off = t2m_le32(tail + k + 16);
 	*cd_end = eocd;
 	/* A zip64 locator just before: its record has the real numbers. */
-	if (eocd >= 20 && k >= 20 && le32(tail + k - 20) == SIG_Z64L) {
-		loc = le64(tail + k - 20 + 8);
+	if (eocd >= 20 && k >= 20 && t2m_le32(tail + k - 20) == SIG_Z64L) {
+		loc = t2m_le64(tail + k - 20 + 8);
 		if (loc > eocd - 20 || eocd - 20 - loc < 56)
 			return t2m_fail(err, "zip: bad zip64 locator");
 		if (t2m_pread_full(in->fd, z, sizeof z, loc, err) < 0)
 			return -1;
-		if (le32(z) != SIG_Z64E)
+		if (t2m_le32(z) != SIG_Z64E)
 			return t2m_fail(err, "zip: zip64 end record missing at "
 			    "offset %llu", (unsigned long long)loc);
-		*count = le64(z + 32);
-		*cd_size = le64(z + 40);
-		*cd_off = le64(z + 48);
+		*count = t2m_le64(z + 32);
+		*cd_size = t2m_le64(z + 40);
+		*cd_off = t2m_le64(z + 48);
 		*cd_end = loc;
 	}
 	if (*cd_off > *cd_end || *cd_size > *cd_end - *cd_off)
@@ -252,24 +235,24 @@ cd_next(struct cd_reader *r, uint64_t i, struct cd_entry *e, t2m_error *err)
 	if (cd_fill(r, 46, &got, err) < 0)
 		return -1;
 	p = r->buf + r->pos;
-	if (got < 46 || le32(p) != SIG_CD)
+	if (got < 46 || t2m_le32(p) != SIG_CD)
 		return t2m_fail(err, "zip: central directory entry %llu is "
 		    "damaged", (unsigned long long)i);
-	nlen = le16(p + 28);
-	xlen = le16(p + 30);
-	clen = le16(p + 32);
+	nlen = t2m_le16(p + 28);
+	xlen = t2m_le16(p + 30);
+	clen = t2m_le16(p + 32);
 	if (cd_fill(r, 46 + nlen + xlen + clen, &got, err) < 0)
 		return -1;
 	p = r->buf + r->pos;
 	if (got < 46 + nlen + xlen + clen)
 		return t2m_fail(err, "zip: central directory entry %llu runs "
 		    "past the directory", (unsigned long long)i);
-	e->flags = (uint16_t)le16(p + 8);
-	e->method = (uint16_t)le16(p + 10);
-	e->crc = le32(p + 16);
-	e->csize = le32(p + 20);
-	e->usize = le32(p + 24);
-	e->lfh = le32(p + 42);
+	e->flags = (uint16_t)t2m_le16(p + 8);
+	e->method = (uint16_t)t2m_le16(p + 10);
+	e->crc = t2m_le32(p + 16);
+	e->csize = t2m_le32(p + 20);
+	e->usize = t2m_le32(p + 24);
+	e->lfh = t2m_le32(p + 42);
 	if (zip64_extra(p + 46 + nlen, xlen, &e->usize, &e->csize, &e->lfh,
 	    &found) < 0)
 		return t2m_fail(err, "zip: bad zip64 field in entry %llu",
@@ -328,10 +311,10 @@ lfh_data(struct lfh_reader *r, const char *name, uint64_t lfh, uint64_t csize,
 		r->len = n;
 	}
 	h = r->buf + (lfh - r->start);
-	if (le32(h) != SIG_LFH)
+	if (t2m_le32(h) != SIG_LFH)
 		return t2m_fail(err, "zip: '%s': no local header at offset "
 		    "%llu", name, (unsigned long long)lfh);
-	*data = lfh + 30 + le16(h + 26) + le16(h + 28);
+	*data = lfh + 30 + t2m_le16(h + 26) + t2m_le16(h + 28);
 	if (*data > limit || csize > limit - *data)
 		return t2m_fail(err, "zip: '%s': data (offset %llu, %llu "
 		    "bytes) runs into the central directory", name,
@@ -657,22 +640,22 @@ zip_next(struct t2m_in *in, struct zip_lfh *h, t2m_error *err)
 	h->at = at;
 	if ((r = t2m_in_read(in, b, 4, err)) < 0)
 		return -1;
-	if (r == 4 && (le32(b) == SIG_CD || le32(b) == SIG_EOCD ||
-	    le32(b) == SIG_Z64E))
+	if (r == 4 && (t2m_le32(b) == SIG_CD || t2m_le32(b) == SIG_EOCD ||
+	    t2m_le32(b) == SIG_Z64E))
 		return 0;
-	if (r < 4 || le32(b) != SIG_LFH)
+	if (r < 4 || t2m_le32(b) != SIG_LFH)
 		return t2m_fail(err, "zip offset %llu: %s", (unsigned long long)
 		    at, r < 4 ? "archive ends without a central directory" :
 		    "expected a local header");
 	if (t2m_in_full(in, b + 4, 26, "zip local header", err) < 0)
 		return -1;
-	h->flags = (uint16_t)le16(b + 6);
-	h->method = (uint16_t)le16(b + 8);
-	h->crc = le32(b + 14);
-	h->csize = le32(b + 18);
-	h->usize = le32(b + 22);
-	nlen = le16(b + 26);
-	xlen = le16(b + 28);
+	h->flags = (uint16_t)t2m_le16(b + 6);
+	h->method = (uint16_t)t2m_le16(b + 8);
+	h->crc = t2m_le32(b + 14);
+	h->csize = t2m_le32(b + 18);
+	h->usize = t2m_le32(b + 22);
+	nlen = t2m_le16(b + 26);
+	xlen = t2m_le16(b + 28);
 	if ((h->name = malloc(nlen + 1)) == NULL)
 		return t2m_fail(err, "out of memory");
 	if (t2m_in_full(in, h->name, nlen, "zip entry name", err) < 0 ||
@@ -723,7 +706,7 @@ zip_finish(struct t2m_in *in, const struct zip_lfh *h, uint64_t size,
 		 * writes it, and without it a misplaced end goes unseen. */
 		if ((r = t2m_in_peek(in, 4, &p, err)) < 0)
 			return -1;
-		if (r < 4 || le32(p) != SIG_DD)
+		if (r < 4 || t2m_le32(p) != SIG_DD)
 			return t2m_fail(err, "zip offset %llu: '%s': no data "
 			    "descriptor after its %llu bytes of data%s",
 			    (unsigned long long)in->pos, h->name,
@@ -733,9 +716,9 @@ zip_finish(struct t2m_in *in, const struct zip_lfh *h, uint64_t size,
 		if (t2m_in_full(in, d, (size_t)k + (h->zip64 ? 20 : 12),
 		    "zip data descriptor", err) < 0)
 			return -1;
-		dcrc = le32(d + k);
-		csize = h->zip64 ? le64(d + k + 4) : le32(d + k + 4);
-		usize = h->zip64 ? le64(d + k + 12) : le32(d + k + 8);
+		dcrc = t2m_le32(d + k);
+		csize = h->zip64 ? t2m_le64(d + k + 4) : t2m_le32(d + k + 4);
+		usize = h->zip64 ? t2m_le64(d + k + 12) : t2m_le32(d + k + 8);
 		if (csize != size || usize != size)
 			return t2m_fail(err, "zip: '%s': data descriptor says "
 			    "%llu bytes, %llu expected", h->name,
@@ -772,9 +755,9 @@ zip_read_small(struct t2m_in *in, const struct zip_lfh *h, size_t max,
 		if ((r = t2m_in_peek(in, max + dlen, &p, err)) < 0)
 			return -1;
 		for (k = 0; k + dlen <= (size_t)r; k++)
-			if (le32(p + k) == SIG_DD && (h->zip64 ?
-			    le64(p + k + 8) == k && le64(p + k + 16) == k :
-			    le32(p + k + 8) == k && le32(p + k + 12) == k))
+			if (t2m_le32(p + k) == SIG_DD && (h->zip64 ?
+			    t2m_le64(p + k + 8) == k && t2m_le64(p + k + 16) == k :
+			    t2m_le32(p + k + 8) == k && t2m_le32(p + k + 12) == k))
 				break;
 		if (k + dlen > (size_t)r)
 			return t2m_fail(err, "zip offset %llu: '%s': %s",

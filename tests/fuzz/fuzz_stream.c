@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "t2m.h"
 #include "transpose.h"
 
@@ -20,26 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define STREAM_HEADER 20
 #define RECORD_HEADER 32
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int k;
-
-	for (k = 7; k >= 0; k--)
-		v = v << 8 | p[k];
-	return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
 
 /* Make every checksum in the n bytes at p right, as far as the records
  * go: a length past the end leaves the rest as it is. */
@@ -51,14 +32,14 @@ fix(unsigned char *p, size_t n)
 
 	if (n < STREAM_HEADER)
 		return;
-	put32(p + 16, t2m_crc32(0, p, 16));
+	t2m_put32(p + 16, t2m_crc32(0, p, 16));
 	while (n - at >= RECORD_HEADER) {
-		len = get64(p + at + 16);
+		len = t2m_le64(p + at + 16);
 		if (len > n - at - RECORD_HEADER)
 			len = n - at - RECORD_HEADER;
-		put32(p + at + 24, t2m_crc32(0, p + at + RECORD_HEADER,
+		t2m_put32(p + at + 24, t2m_crc32(0, p + at + RECORD_HEADER,
 		    (size_t)len));
-		put32(p + at + 28, t2m_crc32(0, p + at, 28));
+		t2m_put32(p + at + 28, t2m_crc32(0, p + at, 28));
 		at += RECORD_HEADER + (size_t)len;
 	}
 }
