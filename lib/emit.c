@@ -476,12 +476,11 @@ emit_teed(struct emitter *e, const struct pk_storage *s,
 }
 
 /*
- * Each view of a storage writes its bytes out again, and the memo lets a
- * small pickle name one view a million times: the stream could be any
- * multiple of the input.  What the storages read so far give out may
- * pass what they hold EMIT_FANOUT times over, and EMIT_SLACK bytes more,
- * no further - checked before a storage's bytes are read, so the stream
- * stays within a constant factor of the input.
+ * The memo lets a small pickle name one view a million times, each
+ * writing the storage's bytes again: the tensors of the storages read so
+ * far are held to T2M_FANOUT times their bytes (internal.h) - checked
+ * before a storage's bytes are read, against storages whose size the
+ * input has confirmed by then.
  */
 static int
 fanout(struct emitter *e, const struct pk_storage *s, t2m_error *err)
@@ -489,25 +488,21 @@ fanout(struct emitter *e, const struct pk_storage *s, t2m_error *err)
 	const uint32_t *users = e->by_storage + e->first[s->seq];
 	uint32_t nusers = emit_users(e, s), u;
 	const struct pk_tensor *x;
-	uint64_t n, limit;
+	uint64_t n, give = 0;
 
-	e->held = s->nbytes > UINT64_MAX - e->held ? UINT64_MAX :
-	    e->held + s->nbytes;
-	limit = e->held > (UINT64_MAX - EMIT_SLACK) / EMIT_FANOUT ?
-	    UINT64_MAX : e->held * EMIT_FANOUT + EMIT_SLACK;
 	for (u = 0; u < nusers; u++) {
 		x = e->items[users[u]].tensor;
 		/* No view is larger than its storage, but repeats (capped
 		 * by the walk); neither overflows. */
 		n = th_numel(x) * (t2m_dtype_bits(x->dtype) / 8);
-		if (n > limit - e->given)
-			return t2m_fail(err, "storage '%s': with those before "
-			    "it, its %u tensors come to more than %d times "
-			    "the storages' bytes and %d MiB (shared references "
-			    "multiply)", s->key, nusers, EMIT_FANOUT,
-			    EMIT_SLACK >> 20);
-		e->given += n;
+		give = n > UINT64_MAX - give ? UINT64_MAX : give + n;
 	}
+	if (t2m_fanout_add(&e->fan, s->nbytes, give) < 0)
+		return t2m_fail(err, "storage '%s': with those before it, its "
+		    "%u tensors come to more than %d times the storages' "
+		    "bytes and %llu MiB (shared references multiply)", s->key,
+		    nusers, T2M_FANOUT,
+		    (unsigned long long)(T2M_FANOUT_SLACK >> 20));
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef T2M_EMIT_H
 #define T2M_EMIT_H
 
+#include "internal.h"
 #include "torch.h"
 
 /* Reads the next n bytes of the storage being emitted (exactly n).  When
@@ -32,12 +33,8 @@ struct emitter {
 	uint32_t base;		/* stream position of item 0 (a shard's) */
 	size_t chunk;
 	unsigned char *buf, *out;
-	uint64_t held, given;	/* bytes of the storages so far, of their
-				   tensors (fanout) */
+	struct t2m_fanout fan;	/* the storages so far, their tensors */
 };
-
-#define EMIT_FANOUT 64
-#define EMIT_SLACK (1 << 30)
 
 int emit_init(struct emitter *e, struct t2m_writer *w, struct th_pickle *t,
     struct th_item *items, uint32_t nitems, size_t chunk, t2m_error *err);

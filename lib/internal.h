@@ -11,6 +11,37 @@
 
 #include "t2m.h"
 
+/*
+ * ---- fan-out ----
+ *
+ * Each view of a storage, and each tie, writes its bytes out again, so a
+ * small input can ask for any multiple of itself.  A reader adds the
+ * bytes it has read (read) and those they will write (give): what is
+ * written may pass what is read T2M_FANOUT times over, and
+ * T2M_FANOUT_SLACK bytes more, no further.
+ */
+#define T2M_FANOUT 64
+#define T2M_FANOUT_SLACK ((uint64_t)1 << 30)
+
+struct t2m_fanout {
+	uint64_t read, given;
+};
+
+/* 0, or -1 when give would pass the limit (then nothing is added). */
+static inline int
+t2m_fanout_add(struct t2m_fanout *f, uint64_t read, uint64_t give)
+{
+	uint64_t limit;
+
+	f->read = read > UINT64_MAX - f->read ? UINT64_MAX : f->read + read;
+	limit = f->read > (UINT64_MAX - T2M_FANOUT_SLACK) / T2M_FANOUT ?
+	    UINT64_MAX : f->read * T2M_FANOUT + T2M_FANOUT_SLACK;
+	if (give > limit - f->given)
+		return -1;
+	f->given += give;
+	return 0;
+}
+
 /* ---- a strict JSON pull parser over a buffer in memory ---- */
 
 struct t2m_json {

@@ -132,8 +132,9 @@ copy_sequential(struct t2m_in *in, struct t2m_writer *w,
     const struct t2m_manifest *m, uint32_t ntensors, uint32_t base,
     const uint32_t *tie, uint32_t nties, size_t chunk, t2m_error *err)
 {
+	struct t2m_fanout fan = { 0, 0 };
 	unsigned char *buf;
-	uint64_t left, at;
+	uint64_t left, at, n, copies;
 	uint32_t i, d, *first = NULL, *next = NULL;
 	ssize_t k;
 	size_t want;
@@ -158,7 +159,22 @@ copy_sequential(struct t2m_in *in, struct t2m_writer *w,
 	}
 	for (i = 0; i < ntensors; i++) {
 		at = in->pos;
-		for (left = m->tensors[i].nbytes; left > 0; left -= (size_t)k) {
+		/* Ties multiply what a small file asks to write: held to
+		 * T2M_FANOUT times what is read (internal.h). */
+		for (copies = 1, d = nties ? first[i] : UINT32_MAX;
+		    d != UINT32_MAX; d = next[d])
+			copies++;
+		n = m->tensors[i].nbytes;
+		if (t2m_fanout_add(&fan, n, n != 0 && copies > UINT64_MAX / n ?
+		    UINT64_MAX : n * copies) < 0) {
+			t2m_fail(err, "tensor '%s': with those before it, it "
+			    "and its %llu ties come to more than %d times the "
+			    "tensors' bytes and %llu MiB", m->tensors[i].name,
+			    (unsigned long long)(copies - 1), T2M_FANOUT,
+			    (unsigned long long)(T2M_FANOUT_SLACK >> 20));
+			goto out;
+		}
+		for (left = n; left > 0; left -= (size_t)k) {
 			want = left < chunk ? (size_t)left : chunk;
 			if ((k = t2m_in_read(in, buf, want, err)) < 0)
 				goto out;
