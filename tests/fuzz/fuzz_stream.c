@@ -4,7 +4,8 @@
  * each record's header and payload), or nearly every mutation would stop
  * at the first one.  The stream is then read as t2m-transpose reads it,
  * from a pipe and from a file, planned forward and back and run into
- * /dev/null; and its manifest reported on as t2m-analyze does.
+ * /dev/null; its manifest reported on as t2m-analyze does; and it and
+ * the plan's output laid out as t2m-pack lays out its files.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -53,6 +54,27 @@ blocker(void *ctx, const char *kind, const char *where, const char *msg)
 	(void)msg;
 }
 
+/* t2m-pack's layouts of m: safetensors whole and in shards, torch. */
+static void
+layouts(const struct t2m_manifest *m)
+{
+	struct t2m_st_layout l;
+	struct t2m_st_shards sh;
+	struct t2m_pt *pt;
+	struct t2m_buf index = { 0 };
+	t2m_error e;
+
+	if (t2m_st_layout(m, &l, &e) == 0)
+		t2m_st_layout_free(&l);
+	if (t2m_st_shard(m, 4096, &sh, &e) == 0) {
+		t2m_st_shard_index(m, &sh, &index);
+		t2m_st_shards_free(&sh);
+	}
+	if ((pt = t2m_pt_layout(m, "archive", &e)) != NULL)
+		t2m_pt_free(pt);
+	t2m_buf_free(&index);
+}
+
 /* t2m-transpose's loop, writing to out. */
 static void
 transpose(int fd, int out, int reverse, int analyze)
@@ -80,11 +102,15 @@ transpose(int fd, int out, int reverse, int analyze)
 		report.len = 0;
 		t2m_analyze_to(m, NULL, T2M_REPORT_TABLE, &report, NULL, NULL,
 		    &e);
+		layouts(m);
 	}
 	xo.reverse = reverse;
 	xo.blocker = blocker;
-	if ((x = t2m_xform_plan(m, &xo, &o, &e)) == NULL ||
-	    (w = t2m_writer_new(out, "<null>", 64, &e)) == NULL ||
+	if ((x = t2m_xform_plan(m, &xo, &o, &e)) == NULL)
+		goto out;
+	if (analyze)
+		layouts(o);
+	if ((w = t2m_writer_new(out, "<null>", 64, &e)) == NULL ||
 	    t2m_writer_begin(w, o, &e) < 0)
 		goto out;
 	while ((rc = t2m_reader_next(r, &c, &e)) == 1) {
