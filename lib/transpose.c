@@ -1165,6 +1165,11 @@ guess_class(struct t2m_xform *x, struct layer *L)
 	return "t2m.Parameters";
 }
 
+/*
+ * The layer's class and where it came from.  A stream in MLX layout
+ * already has nothing planned from it, so there a layer may have none;
+ * and the config's GPT-2 Conv1D layers are Linear ones by then.
+ */
 static int
 resolve(struct t2m_xform *x, struct layer *L)
 {
@@ -1174,15 +1179,15 @@ resolve(struct t2m_xform *x, struct layer *L)
 		L->provenance = "file";
 	else if ((c = map_class(x, L->path)) != NULL)
 		L->provenance = "map";
-	else if ((c = config_class(x, L->path)) != NULL)
+	else if (!x->mlx && (c = config_class(x, L->path)) != NULL)
 		L->provenance = "config";
 	else if ((c = guess_class(x, L)) != NULL)
 		L->provenance = "inferred";
-	else
+	else if (!x->mlx)
 		return t2m_fail(x->err, "module '%s': no class fits its "
 		    "tensors; give one with a type map (-m)", L->path);
 	L->cls = c;
-	L->rule = t2m_class_rule(c);
+	L->rule = c ? t2m_class_rule(c) : NULL;
 	return 0;
 }
 
@@ -1972,35 +1977,16 @@ walk_fresh(struct t2m_xform *x)
 	return 0;
 }
 
-/*
- * A layer of a stream in MLX layout already: its class as the module tree
- * or the type map gives it, else as its tensors suggest, else none; none
- * too for a layer of tensors kept only for the way back (no path then).
- * Nothing is planned, so none of this fails.
- */
-static void
-name_converted(struct t2m_xform *x, struct layer *L)
+/* Whether the layer holds only tensors kept for the way back. */
+static int
+kept_only(const struct t2m_xform *x, const struct layer *L)
 {
-	const char *c;
 	uint32_t k;
 
 	for (k = 0; k < L->n; k++)
 		if (!t2m_tensor_hidden(&x->in->tensors[L->t[k]]))
-			break;
-	if (k == L->n) {
-		L->path = NULL;
-		return;
-	}
-	if ((c = file_class(x, L->path)) != NULL)
-		L->provenance = "file";
-	else if ((c = map_class(x, L->path)) != NULL)
-		L->provenance = "map";
-	else if ((c = guess_class(x, L)) != NULL &&
-	    strcmp(c, "t2m.Parameters") != 0)
-		L->provenance = "inferred";
-	else
-		c = NULL;
-	L->cls = c;
+			return 0;
+	return 1;
 }
 
 /* The layer's module in its manifest, as the output would have it. */
@@ -2055,7 +2041,11 @@ t2m_xform_walk(const struct t2m_manifest *m, const struct t2m_xform_opts *o,
 			for (i = 0; i < L.n; i++)
 				if (same(x, L.t[i]) < 0)
 					goto out;
-			name_converted(x, &L);
+			/* Those are no layer of their own: no path. */
+			if (kept_only(x, &L))
+				L.path = NULL;
+			else if (resolve(x, &L) < 0)
+				goto out;
 			if (walk_layer(x, &L, layer) < 0)
 				goto out;
 		}

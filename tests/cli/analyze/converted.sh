@@ -1,8 +1,9 @@
 # A file in MLX layout already, with no module tree to name its layers -
 # t2m's own output once packed, or a quantized model as mlx-lm saves it -
 # has its layers named from their tensors as MLX calls them: every layer
-# found, nothing to convert, full coverage.  The module tree, when there
-# is one, still wins.
+# found, nothing to convert, full coverage; parameters of no layer t2m
+# can name are "Parameters", as in a PyTorch file.  The module tree, when
+# there is one, still wins.
 set -u
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
@@ -40,6 +41,7 @@ for p in ("q_proj", "k_proj", "v_proj", "o_proj"):
     q("model.layers.0.self_attn." + p, 128, 128)
 t["model.layers.0.input_layernorm.weight"] = ("BF16", [128], bytes(256))
 t["model.norm.weight"] = ("BF16", [128], bytes(256))
+t["model.rope.inv_freq"] = ("F32", [8], bytes(32))
 st.write("lm.st", t, metadata={"format": "mlx"})
 PY
 for f in sd m lm; do
@@ -83,7 +85,7 @@ for k, v in {"model.embed_tokens": "Embedding",
              "model.layers.0.self_attn.q_proj": "Linear",
              "model.layers.0.self_attn.o_proj": "Linear",
              "model.layers.0.input_layernorm": "LayerNorm",
-             "model.norm": "LayerNorm"}.items():
+             "model.norm": "LayerNorm", "model.rope": "Parameters"}.items():
     if cls.get(k) != v:
         bad.append(f"lm.st: {k} is {cls.get(k)!r}, not {v}")
 # The stream straight from t2m-transpose has the module tree's classes.
