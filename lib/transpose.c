@@ -1085,27 +1085,42 @@ config_class(struct t2m_xform *x, const char *path)
 }
 
 /*
- * MLX's recurrent layers by the names t2m-transpose gives them: Wxh and
- * Whh for RNN; Wx and Wh for LSTM (four gates) and GRU (three).
+ * A recurrent layer by its first input and hidden weights, whose rows are
+ * its gates: four for LSTM, three for GRU, one for RNN.  Named as torch
+ * names them or, in MLX layout, as t2m-transpose names MLX's (Wx and Wh;
+ * Wxh and Whh for RNN).  *found says whether such a pair is there: with
+ * odd shapes, no class fits.
  */
 static const char *
-mlx_recurrent(const struct t2m_xform *x, const struct layer *L)
+recurrent_class(const struct t2m_xform *x, const struct layer *L,
+    int *found)
 {
+	static const char *const pair[][2] = {
+		{ "weight_ih_l0", "weight_hh_l0" }, { "Wx", "Wh" },
+		{ "Wxh", "Whh" }
+	};
 	const struct t2m_tensor *t, *u;
 	long a, b;
+	int k;
 
-	if (param(x, L, "Wxh") >= 0 && param(x, L, "Whh") >= 0)
-		return "torch.nn.modules.rnn.RNN";
-	if ((a = param(x, L, "Wx")) < 0 || (b = param(x, L, "Wh")) < 0)
+	*found = 0;
+	for (k = 0; k < 3 && (k == 0 || x->mlx); k++) {
+		if ((a = param(x, L, pair[k][0])) < 0 ||
+		    (b = param(x, L, pair[k][1])) < 0)
+			continue;
+		*found = 1;
+		t = &x->in->tensors[a];
+		u = &x->in->tensors[b];
+		if (t->ndim != 2 || u->ndim != 2 || u->shape[1] == 0)
+			return NULL;
+		if (k != 2 && t->shape[0] == 4 * u->shape[1])
+			return "torch.nn.modules.rnn.LSTM";
+		if (k != 2 && t->shape[0] == 3 * u->shape[1])
+			return "torch.nn.modules.rnn.GRU";
+		if (k != 1 && t->shape[0] == u->shape[1])
+			return "torch.nn.modules.rnn.RNN";
 		return NULL;
-	t = &x->in->tensors[a];
-	u = &x->in->tensors[b];
-	if (t->ndim != 2 || u->ndim != 2 || u->shape[1] == 0)
-		return NULL;
-	if (t->shape[0] == 4 * u->shape[1])
-		return "torch.nn.modules.rnn.LSTM";
-	if (t->shape[0] == 3 * u->shape[1])
-		return "torch.nn.modules.rnn.GRU";
+	}
 	return NULL;
 }
 
@@ -1117,28 +1132,15 @@ guess_class(struct t2m_xform *x, struct layer *L)
 		"torch.nn.modules.conv.Conv1d", "torch.nn.modules.conv.Conv2d",
 		"torch.nn.modules.conv.Conv3d"
 	};
-	const struct t2m_tensor *t, *u;
+	const struct t2m_tensor *t;
 	const char *c;
 	long w = param(x, L, "weight"), k;
+	int rnn;
 
 	if (param(x, L, "in_proj_weight") >= 0 || param(x, L, "q_proj_weight") >= 0)
 		return "torch.nn.modules.activation.MultiheadAttention";
-	if (x->mlx && (c = mlx_recurrent(x, L)) != NULL)
+	if ((c = recurrent_class(x, L, &rnn)) != NULL || rnn)
 		return c;
-	if ((k = param(x, L, "weight_ih_l0")) >= 0 &&
-	    (w = param(x, L, "weight_hh_l0")) >= 0) {
-		t = &x->in->tensors[k];
-		u = &x->in->tensors[w];
-		if (t->ndim == 2 && u->ndim == 2 && u->shape[1] > 0) {
-			if (t->shape[0] == 4 * u->shape[1])
-				return "torch.nn.modules.rnn.LSTM";
-			if (t->shape[0] == 3 * u->shape[1])
-				return "torch.nn.modules.rnn.GRU";
-			if (t->shape[0] == u->shape[1])
-				return "torch.nn.modules.rnn.RNN";
-		}
-		return NULL;
-	}
 	if (w < 0 && (k = param(x, L, "weight_v")) >= 0)
 		w = k;
 	if (w < 0 && (k = param(x, L, "parametrizations.weight.original1")) >= 0)
