@@ -1,9 +1,7 @@
 /*
- * fuzz_stream.c - libFuzzer target: the bytes are a t2m stream.  Its
- * checksums are made right first (t2m-stream(5): the stream header's,
- * each record's header and payload), or nearly every mutation would stop
- * at the first one.  The stream is then read as t2m-transpose reads it,
- * from a pipe and from a file, planned forward and back and run into
+ * fuzz_stream.c - libFuzzer target: the bytes are a t2m stream, its
+ * checksums made right first (fix.h).  It is read as t2m-transpose reads
+ * it, from a pipe and from a file, planned forward and back and run into
  * /dev/null; its manifest reported on as t2m-analyze does; and it and
  * the plan's output laid out as t2m-pack lays out its files.
  */
@@ -14,36 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "le.h"
 #include "t2m.h"
 #include "transpose.h"
+#include "fix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define STREAM_HEADER 20
-#define RECORD_HEADER 32
-
-/* Make every checksum in the n bytes at p right, as far as the records
- * go: a length past the end leaves the rest as it is. */
-static void
-fix(unsigned char *p, size_t n)
-{
-	size_t at = STREAM_HEADER;
-	uint64_t len;
-
-	if (n < STREAM_HEADER)
-		return;
-	t2m_put32(p + 16, t2m_crc32(0, p, 16));
-	while (n - at >= RECORD_HEADER) {
-		len = t2m_le64(p + at + 16);
-		if (len > n - at - RECORD_HEADER)
-			len = n - at - RECORD_HEADER;
-		t2m_put32(p + at + 24, t2m_crc32(0, p + at + RECORD_HEADER,
-		    (size_t)len));
-		t2m_put32(p + at + 28, t2m_crc32(0, p + at, 28));
-		at += RECORD_HEADER + (size_t)len;
-	}
-}
 
 static void
 blocker(void *ctx, const char *kind, const char *where, const char *msg)
