@@ -651,6 +651,43 @@ void t2m_progress_begin(struct t2m_progress *p, int fd, uint64_t total,
 void t2m_progress_add(struct t2m_progress *p, uint64_t n);
 void t2m_progress_end(struct t2m_progress *p);
 
+/* ---- t2m-pack's copy of the stream into its outputs (lib/pack.c) ----- */
+
+/*
+ * Where each tensor of a stream goes in safetensors files: into fd[f]
+ * (named name[f] in messages) at layout l[f], f = file[i] for tensor i,
+ * found there as tensor sub[i] of that layout.  One file: file and sub
+ * are NULL, and tensor i is tensor i.  m[f], file f's manifest, makes
+ * its header again where l[f] does not hold it (shards); m is NULL when
+ * every l[f] holds its header.  progress, when not NULL, counts the
+ * stream's bytes as they are taken.
+ */
+struct t2m_pack {
+	uint32_t nfiles;
+	const int *fd;
+	const char *const *name;
+	struct t2m_st_layout *l;
+	const uint32_t *file, *sub;
+	struct t2m_manifest *const *m;
+	struct t2m_progress *progress;
+};
+
+/*
+ * Read the rest of stream r, whose manifest is m, into p's files: the
+ * headers first, each tensor's bytes to its place, a hidden tensor's
+ * into its header at the end; a tie's bytes are not written but its two
+ * ends checked against those of the tensor it names.  A file longer
+ * than its layout (written over) is cut to length.  -1 on failure, with
+ * err->subject the file when writing failed.
+ */
+int t2m_pack_st(struct t2m_reader *r, const struct t2m_manifest *m,
+    const struct t2m_pack *p, t2m_error *err);
+/* The same into a PyTorch checkpoint laid out as pt, in fd: each
+ * tensor's CRC-32 computed on the way, then the rest of the archive. */
+int t2m_pack_pt(struct t2m_reader *r, const struct t2m_manifest *m, int fd,
+    const char *name, struct t2m_pt *pt, struct t2m_progress *progress,
+    t2m_error *err);
+
 /* ---- sharded input: an index and its shards (lib/sharded.c) ---------- */
 
 /*
