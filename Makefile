@@ -109,7 +109,7 @@ CHECK_FUZZ_SECONDS ?= 30
 # and fails the target.
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
-FUZZ_TARGETS = fuzz_pickle fuzz_stream fuzz_unpack
+FUZZ_TARGETS = fuzz_pack fuzz_pickle fuzz_stream fuzz_unpack
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
            -fno-sanitize-recover=all
 
