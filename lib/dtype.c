@@ -76,22 +76,25 @@ t2m_tensor_bytes(int dt, int ndim, const uint64_t *shape, uint64_t *nbytes,
 	if (ndim < 0 || ndim > T2M_MAXDIM)
 		return t2m_fail(err, "%d dimensions (at most %d)", ndim,
 		    T2M_MAXDIM);
-	/* A zero anywhere makes the tensor empty, whatever else is huge. */
-	for (i = 0; i < ndim; i++)
-		if (shape[i] == 0) {
-			*nbytes = 0;
-			for (i = 0; i < ndim; i++)
-				if (shape[i] >= limit)
-					return t2m_fail(err, "dimension %d is "
-					    "too large (%llu)", i,
-					    (unsigned long long)shape[i]);
-			return 0;
-		}
+	/*
+	 * Multiplied out in order, as torch and safetensors count: a 0
+	 * makes the tensor empty whatever follows it, but a product past
+	 * 2^63 before the 0 is refused, as both formats refuse it, so that
+	 * t2m reads no shape it could not write.
+	 */
 	for (i = 0; i < ndim; i++) {
-		if (shape[i] >= limit || numel > (limit - 1) / shape[i])
+		if (shape[i] >= limit && numel == 0)
+			return t2m_fail(err, "dimension %d is too large (%llu)",
+			    i, (unsigned long long)shape[i]);
+		if (shape[i] >= limit ||
+		    (shape[i] != 0 && numel > (limit - 1) / shape[i]))
 			return t2m_fail(err, "shape overflows: more than 2^63 "
 			    "elements at dimension %d", i);
 		numel *= shape[i];
+	}
+	if (numel == 0) {
+		*nbytes = 0;
+		return 0;
 	}
 	bits = t2m_dtype_bits(dt);
 	if (numel > (limit - 1) / bits)

@@ -645,6 +645,13 @@ def fam_sizes(c):
                   '"data_offsets":[0,0]}}' % (1 << 32, 1 << 32, 1 << 32)),
           fail(r"^tensor 't': shape overflows: more than 2\^63 elements at "
                r"dimension 1$"))
+    # Empty, but only after a product past 2^63: safetensors and torch
+    # refuse the shape, so t2m-pack could not write it.
+    c.add("st-shape-overflow-empty.safetensors",
+          st_file('{"t":{"dtype":"U8","shape":[%d,4,0],'
+                  '"data_offsets":[0,0]}}' % (1 << 62)),
+          fail(r"^tensor 't': shape overflows: more than 2\^63 elements at "
+               r"dimension 1$"))
     c.add("st-header-2^60.safetensors",
           struct.pack("<Q", 1 << 60) + b'{"t":{}}',
           fail(r"not a checkpoint format t2m knows"))

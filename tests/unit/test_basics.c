@@ -82,12 +82,20 @@ TEST(tensor_bytes_zero_dims)
 	CHECK_U64(0, nbytes(T2M_F32, 2, (uint64_t[]){ 0, 3 }, &err));
 	CHECK_U64(0, nbytes(T2M_F32, 2, (uint64_t[]){ 3, 0 }, &err));
 	CHECK_U64(0, nbytes(T2M_F32, 1, (uint64_t[]){ 0 }, &err));
-	/* Empty wins over a product that would overflow. */
+	/* Empty wins over a product that would overflow after the 0. */
 	CHECK_U64(0, nbytes(T2M_U8, 2, (uint64_t[]){ 0, (uint64_t)1 << 62 },
 	    &err));
 	CHECK_U64(0, nbytes(T2M_F64, 3,
 	    (uint64_t[]){ (uint64_t)1 << 40, 0, (uint64_t)1 << 40 }, &err));
 	CHECK_U64(0, nbytes(T2M_F4, 2, (uint64_t[]){ 3, 0 }, &err));
+	/* But not over a product that overflows before the 0: torch and
+	 * safetensors multiply in order and refuse it. */
+	CHECK_U64(FAILED, nbytes(T2M_U8, 3,
+	    (uint64_t[]){ (uint64_t)1 << 62, 4, 0 }, &err));
+	CHECK_MSG("shape overflows: more than 2^63 elements at dimension 1",
+	    err.msg);
+	CHECK_U64(0, nbytes(T2M_U8, 3, (uint64_t[]){ 0, (uint64_t)1 << 62, 4 },
+	    &err));
 	/* Each dimension must still fit in a signed 64-bit size. */
 	CHECK_U64(0, nbytes(T2M_U8, 2,
 	    (uint64_t[]){ 0, ((uint64_t)1 << 63) - 1 }, &err));
