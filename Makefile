@@ -113,7 +113,7 @@ FUZZ_TARGETS = fuzz_pack fuzz_pickle fuzz_stream fuzz_unpack
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
            -fno-sanitize-recover=all
 
-build-fuzz/%: tests/fuzz/%.c tests/fuzz/fix.h $(LIB_SRC) $(LIB_HDR)
+build-fuzz/%: tests/fuzz/%.c tests/fuzz/stream.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
 	    -D_FILE_OFFSET_BITS=64 $(FUZZ_FLAGS) -Ilib $(DEPCFLAGS) -o $@ \

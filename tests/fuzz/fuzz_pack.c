@@ -1,15 +1,13 @@
 /*
  * fuzz_pack.c - libFuzzer target: the bytes are a t2m stream, its
- * checksums made right first (fix.h), written as t2m-pack writes it: one
+ * checksums made right first (stream.h), written as t2m-pack writes it: one
  * safetensors file from a pipe, shards of 4 KiB and a PyTorch checkpoint
  * from a file, each into a file in memory.  Whatever t2m-pack writes
  * without an error must read back: t2m-unpack of each output must
  * succeed and give every tensor of the stream, with its dtype, shape and
  * bytes.  A difference aborts, as a crash does.
  */
-#define _GNU_SOURCE		/* memfd_create */
-#include <sys/mman.h>
-
+#define _GNU_SOURCE		/* memfd_create, in stream.h */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,83 +16,11 @@
 #include <unistd.h>
 
 #include "t2m.h"
-#include "fix.h"
+#include "stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_SHARDS 16
-
-/* A file in memory, empty. */
-static int
-memfile(void)
-{
-	int fd;
-
-	if ((fd = memfd_create("t2m-fuzz", MFD_CLOEXEC)) < 0)
-		abort();
-	return fd;
-}
-
-static void
-rewind_empty(int fd)
-{
-	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
-		abort();
-}
-
-/* A stream read whole: its manifest and each tensor's bytes. */
-struct contents {
-	struct t2m_reader *r;
-	struct t2m_manifest *m;
-	unsigned char **b;	/* b[i]: tensor i's bytes, NULL when none */
-};
-
-static void
-contents_free(struct contents *c)
-{
-	uint32_t i;
-
-	for (i = 0; c->b != NULL && i < c->m->ntensors; i++)
-		free(c->b[i]);
-	free(c->b);
-	t2m_reader_free(c->r);
-	memset(c, 0, sizeof *c);
-}
-
-/* Read the stream in fd from its start: 0, or -1 when it is not valid. */
-static int
-contents(int fd, struct contents *c)
-{
-	struct t2m_chunk k;
-	t2m_error e;
-	uint64_t n;
-	ssize_t got;
-	int rc;
-
-	memset(c, 0, sizeof *c);
-	if (lseek(fd, 0, SEEK_SET) < 0 ||
-	    (c->r = t2m_reader_new(fd, "<fuzz>", &e)) == NULL ||
-	    t2m_reader_begin(c->r, &c->m, &e) < 0)
-		return -1;
-	if ((c->b = calloc(c->m->ntensors + 1, sizeof *c->b)) == NULL)
-		abort();
-	while ((rc = t2m_reader_next(c->r, &k, &e)) == 1) {
-		n = c->m->tensors[k.index].nbytes;
-		/* Valid records lie within their tensor, whose bytes the
-		 * stream holds, so the size is that of the input at most. */
-		if (c->b[k.index] == NULL &&
-		    (c->b[k.index] = malloc(n)) == NULL)
-			abort();
-		while ((got = t2m_reader_read(c->r, c->b[k.index] + k.offset,
-		    (size_t)k.length, &e)) > 0) {
-			k.offset += (uint64_t)got;
-			k.length -= (uint64_t)got;
-		}
-		if (got < 0)
-			return -1;
-	}
-	return rc;
-}
 
 /* t2m-unpack of the file fd as a stream, read whole into c: 0, or -1. */
 static int
