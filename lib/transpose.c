@@ -1680,7 +1680,7 @@ plan_reverse(struct t2m_xform *x)
 	const struct t2m_manifest *m = x->in;
 	cJSON *j, *r, *from, *perm, *cat, *dt, *e;
 	struct t2m_strmap used = { 0 };
-	uint64_t shape[T2M_MAXDIM];
+	uint64_t shape[T2M_MAXDIM], seen;
 	int p[T2M_MAXDIM], k, n, dtype, rc = -1;
 	uint32_t i, src[3];
 	struct xjob *job;
@@ -1750,11 +1750,16 @@ plan_reverse(struct t2m_xform *x)
 		if (perm) {
 			if (!cJSON_IsArray(perm) || cJSON_GetArraySize(perm) != n)
 				goto damaged;
-			for (k = 0; k < n; k++) {
+			/* A permutation: each dimension once, or the permute
+			 * would read past the tensor. */
+			for (seen = 0, k = 0; k < n; k++) {
 				e = cJSON_GetArrayItem(perm, k);
 				if (!cJSON_IsNumber(e) || e->valueint < 0 ||
-				    e->valueint >= n)
+				    e->valueint >= n ||
+				    e->valuedouble != (double)e->valueint ||
+				    (seen >> e->valueint & 1))
 					goto damaged;
+				seen |= (uint64_t)1 << e->valueint;
 				p[k] = e->valueint;
 				shape[k] = m->tensors[i].shape[p[k]];
 			}

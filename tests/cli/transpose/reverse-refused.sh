@@ -17,3 +17,22 @@ echo '[1, 2]' > bad.json
 t2m-unpack w.pt | t2m-transpose -m bad.json > out 2> err
 [ $? -eq 1 ] && grep -q "bad.json: a type map is a JSON object" err ||
     { cat err; exit 1; }
+# A recipe's perm that is not a permutation (a dimension twice, one not
+# a whole number) would read past the tensor: damaged, refused.
+for perm in '[0,3,0,2]' '[0,1.5,2,3]'; do
+	$PYTHON - "$perm" <<'PY'
+import json, struct, sys
+rev = {"recipes": {"w": {"from": "w", "perm": json.loads(sys.argv[1])}},
+       "consumed": ["w"]}
+head = json.dumps({"__metadata__": {"t2m.layout": "mlx",
+                                    "t2m.reverse": json.dumps(rev)},
+                   "w": {"dtype": "F32", "shape": [2, 3, 4, 5],
+                         "data_offsets": [0, 480]}}).encode()
+head += b" " * (-len(head) % 8)
+with open("bad-perm.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(head)) + head + bytes(480))
+PY
+	t2m-unpack bad-perm.safetensors | t2m-transpose -r > out 2> err
+	[ $? -eq 1 ] && grep -q "^t2m-transpose: <stdin>: the t2m.reverse recipe for 'w' is damaged" err ||
+	    { echo "perm $perm"; cat err; exit 1; }
+done
