@@ -738,18 +738,101 @@ out:
 	return rc;
 }
 
+/*
+ * Plan p's selection and renames (with -u when uflag) for the stream on
+ * descriptor in, and write the result to out.  -1 with p->err set and
+ * *side the descriptor's name ("<stdin>", "<stdout>") on failure;
+ * either way everything the run allocated is freed but p's options.
+ */
+static int
+rename_stream(struct plan *p, int uflag, int in, int out, const char **side)
+{
+	struct t2m_reader *r;
+	struct t2m_writer *w = NULL;
+	struct t2m_manifest *m;
+	struct t2m_chunk c;
+	char *sel = NULL;
+	int rc = -1, mrc;
+	uint32_t i;
+	t2m_error merr;
+
+	*side = "<stdin>";
+	p->out = NULL;
+	p->map = p->from = NULL;
+	if ((r = t2m_reader_new(in, "<stdin>", p->err)) == NULL)
+		return -1;
+	if (t2m_reader_begin(r, &m, p->err) < 0)
+		goto out;
+	p->in = m;
+	if ((p->out = t2m_manifest_new()) == NULL ||
+	    t2m_manifest_reserve(p->out, m->ntensors, m->nmodules) < 0) {
+		t2m_fail(p->err, "out of memory");
+		goto out;
+	}
+	sel = xcalloc(m->ntensors, 1);
+	for (i = 0; i < m->ntensors; i++)
+		sel[i] = (char)selected(p, m->tensors[i].name);
+	if (uflag)
+		unwrap(p, sel);
+	p->changed = p->nsubs > 0;
+	if (copy_attrs(p, &p->out->info, &m->info, 0) < 0)
+		goto out;
+	/*
+	 * The modules first, so that the tensors' module attributes name
+	 * their paths rather than copies, and the modules' working arrays
+	 * are gone before the tensors come; but a tensor's fault is the one
+	 * reported when both have one.
+	 */
+	if ((mrc = plan_modules(p, sel)) < 0)
+		merr = *p->err;
+	if (plan_tensors(p, sel) < 0)
+		goto out;
+	if (mrc < 0) {
+		*p->err = merr;
+		goto out;
+	}
+	if (plan_meta(p) < 0)
+		goto out;
+	free(sel);
+	sel = NULL;
+
+	*side = "<stdout>";
+	if ((w = t2m_writer_new(out, "<stdout>", 0, p->err)) == NULL ||
+	    t2m_writer_begin(w, p->out, p->err) < 0)
+		goto out;
+	/* The data passes untouched: spliced where the OS can. */
+	*side = "<stdin>";
+	while ((rc = t2m_reader_next(r, &c, p->err)) == 1) {
+		if (p->map[c.index] == DROPPED)
+			continue;	/* t2m_reader_next skips its payload */
+		if (t2m_reader_pass(r, w, p->map[c.index], p->err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && t2m_writer_end(w, p->err) < 0)
+		rc = -1;
+out:
+	t2m_writer_free(w);
+	t2m_manifest_free(p->out);
+	t2m_reader_free(r);
+	free(sel);
+	free(p->map);
+	free(p->from);
+	t2m_buf_free(&p->tmp);
+	p->out = NULL;
+	p->map = p->from = NULL;
+	return rc < 0 ? -1 : 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct plan p = { 0 };
-	struct t2m_reader *r;
-	struct t2m_writer *w;
-	struct t2m_manifest *in;
-	struct t2m_chunk c;
-	char *eq, *sel;
-	int ch, uflag = 0, rc, mrc;
-	uint32_t i;
-	t2m_error e, merr;
+	const char *side;
+	char *eq;
+	int ch, uflag = 0;
+	t2m_error e;
 
 	argv[0] = "t2m-rename";	/* getopt's messages name the program */
 	t2m_long_options(argc, argv, "t2m-rename", help);
@@ -793,58 +876,11 @@ main(int argc, char *argv[])
 		usage();
 
 	p.err = &e;
-	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
-	    t2m_reader_begin(r, &in, &e) < 0)
-		t2m_die("<stdin>", &e);
-	p.in = in;
-	if ((p.out = t2m_manifest_new()) == NULL ||
-	    t2m_manifest_reserve(p.out, in->ntensors, in->nmodules) < 0)
-		errx(1, "out of memory");
-	sel = xcalloc(in->ntensors, 1);
-	for (i = 0; i < in->ntensors; i++)
-		sel[i] = (char)selected(&p, in->tensors[i].name);
-	if (uflag)
-		unwrap(&p, sel);
-	p.changed = p.nsubs > 0;
-	if (copy_attrs(&p, &p.out->info, &in->info, 0) < 0)
-		t2m_die("<stdin>", &e);
-	/*
-	 * The modules first, so that the tensors' module attributes name
-	 * their paths rather than copies, and the modules' working arrays
-	 * are gone before the tensors come; but a tensor's fault is the one
-	 * reported when both have one.
-	 */
-	if ((mrc = plan_modules(&p, sel)) < 0)
-		merr = e;
-	if (plan_tensors(&p, sel) < 0)
-		t2m_die("<stdin>", &e);
-	if (mrc < 0)
-		t2m_die("<stdin>", &merr);
-	if (plan_meta(&p) < 0)
-		t2m_die("<stdin>", &e);
-	free(sel);
-
-	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0, &e)) == NULL ||
-	    t2m_writer_begin(w, p.out, &e) < 0)
-		t2m_die("<stdout>", &e);
-	/* The data passes untouched: spliced where the OS can. */
-	while ((rc = t2m_reader_next(r, &c, &e)) == 1) {
-		if (p.map[c.index] == DROPPED)
-			continue;	/* t2m_reader_next skips its payload */
-		if (t2m_reader_pass(r, w, p.map[c.index], &e) < 0)
-			t2m_die("<stdin>", &e);
-	}
-	if (rc < 0 || t2m_writer_end(w, &e) < 0)
-		t2m_die("<stdin>", &e);
-	t2m_writer_free(w);
-	t2m_manifest_free(p.out);
-	t2m_reader_free(r);
-	free(p.map);
-	free(p.from);
+	if (rename_stream(&p, uflag, STDIN_FILENO, STDOUT_FILENO, &side) < 0)
+		t2m_die(side, &e);
 	free(p.subs);
 	free(p.keep);
 	free(p.drop);
-	t2m_buf_free(&p.tmp);
 	if (close(STDOUT_FILENO) < 0)
 		err(1, "<stdout>");
 	return 0;
