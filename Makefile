@@ -109,10 +109,12 @@ CHECK_FUZZ_SECONDS ?= 30
 # and fails the target.
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
-FUZZ_TARGETS = fuzz_pack fuzz_pickle fuzz_stream fuzz_unpack
+FUZZ_TARGETS = fuzz_pack fuzz_pickle fuzz_rename fuzz_stream fuzz_unpack
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
            -fno-sanitize-recover=all
 
+# fuzz_rename runs t2m-rename's own code: it includes the filter.
+build-fuzz/fuzz_rename: filters/t2m-rename.c
 build-fuzz/%: tests/fuzz/%.c tests/fuzz/stream.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \

@@ -2,7 +2,7 @@
 # tests/fuzz/seeds.sh DIR - seed corpora for the fuzz targets, made from
 # the PyTorch corpus (real torch): DIR/unpack holds small checkpoints of
 # every format, DIR/pickle their data.pkl pickles (a mode byte first),
-# DIR/stream (and DIR/pack) their t2m streams.
+# DIR/stream (and DIR/pack, DIR/rename) their t2m streams.
 set -eu
 dir=$1
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,5 +39,6 @@ for f in "$dir"/unpack/*; do
 	[ -s "$s" ] || { rm -f "$s"; continue; }
 	"$bin/t2m-transpose" < "$s" > "$s.mlx" 2> /dev/null || rm -f "$s.mlx"
 done
-# DIR/pack: the same streams, for t2m-pack's writing.
+# DIR/pack and DIR/rename: the same streams, for t2m-pack and t2m-rename.
 ln -s stream "$dir/pack"
+ln -s stream "$dir/rename"
