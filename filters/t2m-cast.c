@@ -75,14 +75,21 @@ matches(const char *name, const char **pat, int npat)
 	return 0;
 }
 
+/* What to cast: -t, -i, the -k and -x patterns; warn on stderr. */
+struct opts {
+	int fto, ito, nkeep, ndrop, warn;
+	const char **keep, **drop;
+};
+
 /*
  * Convert n elements of tensor i at p and hand them to w, in pieces that
- * fit the output buffer.  first is the index of the first of them.
+ * fit the output buffer.  first is the index of the first of them.  -1
+ * with *err and *side, the descriptor at fault, on failure.
  */
-static void
+static int
 emit(struct t2m_writer *w, struct t2m_reader *r, const struct t2m_tensor *t,
     uint32_t i, struct cast *c, const unsigned char *p, size_t n,
-    uint64_t first, unsigned char *out)
+    uint64_t first, unsigned char *out, const char **side, t2m_error *err)
 {
 	size_t isz = t2m_dtype_bits(c->from) / 8;
 	size_t osz = t2m_dtype_bits(c->to) / 8, max = BUFSIZE / osz, k;
@@ -91,25 +98,30 @@ emit(struct t2m_writer *w, struct t2m_reader *r, const struct t2m_tensor *t,
 	while (n > 0) {
 		k = n < max ? n : max;
 		if (t2m_convert(out, c->to, p, c->from, k, first, &c->overflow,
-		    &e) < 0)
-			errx(1, "<stdin>: %s: '%s': %s", t2m_reader_where(r),
-			    t->name, e.msg);
-		if (t2m_writer_data(w, i, out, k * osz, &e) < 0)
-			t2m_die("<stdout>", &e);
+		    &e) < 0) {
+			*side = "<stdin>";
+			return t2m_fail(err, "%s: '%s': %s",
+			    t2m_reader_where(r), t->name, e.msg);
+		}
+		if (t2m_writer_data(w, i, out, k * osz, err) < 0) {
+			*side = "<stdout>";
+			return -1;
+		}
 		p += k * isz;
 		n -= k;
 		first += k;
 	}
+	return 0;
 }
 
 /*
  * Convert the n bytes at p, bytes at, at+1, ... of tensor i, and hand
  * them to w.  An element split between two calls waits in c->carry.
  */
-static void
+static int
 feed(struct t2m_writer *w, struct t2m_reader *r, const struct t2m_tensor *t,
     uint32_t i, struct cast *c, const unsigned char *p, size_t n,
-    uint64_t at, unsigned char *out)
+    uint64_t at, unsigned char *out, const char **side, t2m_error *err)
 {
 	size_t isz = t2m_dtype_bits(c->from) / 8, k;
 
@@ -121,63 +133,228 @@ feed(struct t2m_writer *w, struct t2m_reader *r, const struct t2m_tensor *t,
 		n -= k;
 		at += k;
 		if (c->ncarry < isz)
-			return;
-		emit(w, r, t, i, c, c->carry, 1, at / isz - 1, out);
+			return 0;
+		if (emit(w, r, t, i, c, c->carry, 1, at / isz - 1, out, side,
+		    err) < 0)
+			return -1;
 	}
 	k = n / isz;
-	emit(w, r, t, i, c, p, k, at / isz, out);
+	if (emit(w, r, t, i, c, p, k, at / isz, out, side, err) < 0)
+		return -1;
 	c->ncarry = (unsigned char)(n - k * isz);
 	memcpy(c->carry, p + k * isz, c->ncarry);
+	return 0;
+}
+
+/* Copy the pairs of src to dst in out. */
+static int
+copy_attrs(struct t2m_manifest *out, struct t2m_attrs *dst,
+    const struct t2m_attrs *src, t2m_error *err)
+{
+	uint32_t a;
+
+	for (a = 0; a < src->n; a++)
+		if (t2m_attrs_set(out, dst, src->kv[a].key, src->kv[a].val,
+		    err) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * The manifest out: in's, but for the dtypes of what is cast and its
+ * "cast" attribute, the dtype it had first; each tensor's cast in
+ * cast[].
+ */
+static struct t2m_manifest *
+plan(const struct t2m_manifest *in, const struct opts *o, struct cast *cast,
+    t2m_error *err)
+{
+	struct t2m_manifest *out;
+	const struct t2m_tensor *t;
+	struct t2m_tensor *ot;
+	struct t2m_module *mod;
+	struct cast *c;
+	uint32_t i;
+
+	if ((out = t2m_manifest_new()) == NULL ||
+	    t2m_manifest_reserve(out, in->ntensors, in->nmodules) < 0) {
+		t2m_manifest_free(out);
+		t2m_fail(err, "out of memory");
+		return NULL;
+	}
+	if (copy_attrs(out, &out->info, &in->info, err) < 0 ||
+	    copy_attrs(out, &out->meta, &in->meta, err) < 0)
+		goto fail;
+	for (i = 0; i < in->nmodules; i++) {
+		if ((mod = t2m_manifest_add_module(out, in->modules[i].path,
+		    err)) == NULL ||
+		    copy_attrs(out, &mod->attrs, &in->modules[i].attrs,
+		    err) < 0)
+			goto fail;
+		t2m_attrs_share(out, &mod->attrs);
+	}
+	for (i = 0; i < in->ntensors; i++) {
+		t = &in->tensors[i];
+		c = &cast[i];
+		c->from = (unsigned char)t->dtype;
+		if (!t2m_tensor_hidden(t) && (o->nkeep == 0 ||
+		    matches(t->name, o->keep, o->nkeep)) &&
+		    !matches(t->name, o->drop, o->ndrop)) {
+			if (o->fto && t2m_dtype_is_float(t->dtype))
+				c->to = (unsigned char)o->fto;
+			else if (o->ito && t2m_dtype_is_int(t->dtype))
+				c->to = (unsigned char)o->ito;
+			if (c->to == c->from)
+				c->to = 0;
+		}
+		/* The input outlives the output: its names and shapes are
+		 * kept by reference. */
+		if ((ot = t2m_manifest_add_ref(out, t->name, c->to ? c->to :
+		    t->dtype, t->ndim, t->shape, T2M_REF_NAME | T2M_REF_SHAPE,
+		    err)) == NULL ||
+		    copy_attrs(out, &ot->attrs, &t->attrs, err) < 0)
+			goto fail;
+		if (c->to && t2m_attrs_get(&ot->attrs, "cast") == NULL &&
+		    t2m_attrs_set(out, &ot->attrs, "cast",
+		    t2m_dtype_name(c->from), err) < 0)
+			goto fail;
+		t2m_attrs_share(out, &ot->attrs);
+	}
+	return out;
+fail:
+	t2m_manifest_free(out);
+	return NULL;
+}
+
+/*
+ * Cast the stream on descriptor in as o says, into out.  -1 with *err
+ * set and *side the descriptor's name ("<stdin>", "<stdout>") on
+ * failure; either way everything the run allocated is freed.
+ */
+static int
+cast_stream(const struct opts *o, int in, int out, const char **side,
+    t2m_error *err)
+{
+	struct t2m_manifest *m, *mo = NULL;
+	const struct t2m_tensor *t;
+	struct t2m_reader *r;
+	struct t2m_writer *w = NULL;
+	struct t2m_chunk ch;
+	struct cast *cast = NULL, *c;
+	unsigned char *buf = NULL, *obuf = NULL;
+	uint64_t at;
+	uint32_t i;
+	size_t isz;
+	ssize_t k;
+	int a, rc = -1, hit;
+
+	*side = "<stdin>";
+	if ((r = t2m_reader_new(in, "<stdin>", err)) == NULL)
+		return -1;
+	if (t2m_reader_begin(r, &m, err) < 0)
+		goto out;
+	if ((cast = calloc(m->ntensors ? m->ntensors : 1,
+	    sizeof *cast)) == NULL) {
+		t2m_fail(err, "out of memory");
+		goto out;
+	}
+	if ((mo = plan(m, o, cast, err)) == NULL)
+		goto out;
+	/* A -k that selects nothing is most likely a typing error. */
+	for (a = 0; o->warn && a < o->nkeep; a++) {
+		for (hit = 0, i = 0; i < m->ntensors && !hit; i++)
+			hit = !t2m_tensor_hidden(&m->tensors[i]) &&
+			    fnmatch(o->keep[a], m->tensors[i].name, 0) == 0;
+		if (!hit)
+			warnx("<stdin>: -k '%s' matches no tensor", o->keep[a]);
+	}
+
+	*side = "<stdout>";
+	if ((w = t2m_writer_new(out, "<stdout>", 0, err)) == NULL ||
+	    t2m_writer_begin(w, mo, err) < 0)
+		goto out;
+	*side = "<stdin>";
+	if ((buf = malloc(BUFSIZE)) == NULL ||
+	    (obuf = malloc(BUFSIZE)) == NULL) {
+		t2m_fail(err, "out of memory");
+		goto out;
+	}
+	while ((rc = t2m_reader_next(r, &ch, err)) == 1) {
+		t = &m->tensors[ch.index];
+		c = &cast[ch.index];
+		isz = t2m_dtype_bits(c->from) / 8;
+		at = ch.offset;
+		/* What is not cast passes without being looked at. */
+		if (!c->to) {
+			if (t2m_reader_pass(r, w, ch.index, err) < 0)
+				break;
+			continue;
+		}
+		while ((k = t2m_reader_read(r, buf, BUFSIZE, err)) > 0) {
+			if (feed(w, r, t, ch.index, c, buf, (size_t)k, at, obuf,
+			    side, err) < 0)
+				break;
+			at += (uint64_t)k;
+		}
+		if (k != 0)
+			break;
+		if (o->warn && ch.offset + ch.length == t->nbytes &&
+		    c->overflow > 0)
+			warnx("<stdin>: '%s': %llu of %llu values overflowed "
+			    "to infinity in %s", t->name,
+			    (unsigned long long)c->overflow,
+			    (unsigned long long)(t->nbytes / isz),
+			    t2m_dtype_name(c->to));
+	}
+	if (rc == 0 && t2m_writer_end(w, err) < 0)
+		rc = -1;
+out:
+	free(buf);
+	free(obuf);
+	free(cast);
+	t2m_writer_free(w);
+	t2m_manifest_free(mo);
+	t2m_reader_free(r);
+	return rc == 0 ? 0 : -1;
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct t2m_manifest *in, *out;
-	const struct t2m_tensor *t;
-	struct t2m_tensor *ot;
-	struct t2m_module *mod;
-	struct t2m_reader *r;
-	struct t2m_writer *w;
-	struct t2m_chunk ch;
-	struct cast *cast, *c;
-	const char **keep, **drop;
-	unsigned char *buf, *obuf;
-	uint64_t at;
-	uint32_t i, a;
-	size_t isz;
-	ssize_t k;
-	int opt, nkeep = 0, ndrop = 0, fto = 0, ito = 0, rc, hit;
+	struct opts o = { 0 };
+	const char *side;
 	t2m_error e;
+	int opt;
 
 	argv[0] = "t2m-cast";	/* getopt's messages name the program */
 	t2m_long_options(argc, argv, "t2m-cast", help);
-	if ((keep = calloc((size_t)argc, sizeof *keep)) == NULL ||
-	    (drop = calloc((size_t)argc, sizeof *drop)) == NULL)
+	if ((o.keep = calloc((size_t)argc, sizeof *o.keep)) == NULL ||
+	    (o.drop = calloc((size_t)argc, sizeof *o.drop)) == NULL)
 		errx(1, "out of memory");
+	o.warn = 1;
 	while ((opt = getopt(argc, argv, "hi:k:t:x:")) != -1)
 		switch (opt) {
 		case 'i':
-			if (!t2m_dtype_is_int(ito = dtype_arg(optarg))) {
+			if (!t2m_dtype_is_int(o.ito = dtype_arg(optarg))) {
 				warnx("bad integer type '%s' (I8, I16, I32, "
 				    "I64, U8, U16, U32 or U64)", optarg);
 				usage();
 			}
 			break;
 		case 'k':
-			keep[nkeep++] = optarg;
+			o.keep[o.nkeep++] = optarg;
 			break;
 		case 't':
-			fto = dtype_arg(optarg);
-			if (fto != T2M_F16 && fto != T2M_BF16 &&
-			    fto != T2M_F32) {
+			o.fto = dtype_arg(optarg);
+			if (o.fto != T2M_F16 && o.fto != T2M_BF16 &&
+			    o.fto != T2M_F32) {
 				warnx("bad float type '%s' (F16, BF16 or F32)",
 				    optarg);
 				usage();
 			}
 			break;
 		case 'x':
-			drop[ndrop++] = optarg;
+			o.drop[o.ndrop++] = optarg;
 			break;
 		case 'h':
 			t2m_help(help);
@@ -188,121 +365,15 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 0)
 		usage();
-	if (fto == 0 && ito == 0) {
+	if (o.fto == 0 && o.ito == 0) {
 		warnx("nothing to do: give -t, -i or both");
 		usage();
 	}
 
-	if ((r = t2m_reader_new(STDIN_FILENO, "<stdin>", &e)) == NULL ||
-	    t2m_reader_begin(r, &in, &e) < 0)
-		t2m_die("<stdin>", &e);
-
-	/* The manifest out: the same, but for the dtypes of what is cast
-	 * and its "cast" attribute, the dtype it had first. */
-	if ((out = t2m_manifest_new()) == NULL ||
-	    t2m_manifest_reserve(out, in->ntensors, in->nmodules) < 0 ||
-	    (cast = calloc(in->ntensors ? in->ntensors : 1,
-	    sizeof *cast)) == NULL)
-		errx(1, "out of memory");
-	for (a = 0; a < in->info.n; a++)
-		if (t2m_attrs_set(out, &out->info, in->info.kv[a].key,
-		    in->info.kv[a].val, &e) < 0)
-			t2m_die("<stdin>", &e);
-	for (a = 0; a < in->meta.n; a++)
-		if (t2m_attrs_set(out, &out->meta, in->meta.kv[a].key,
-		    in->meta.kv[a].val, &e) < 0)
-			t2m_die("<stdin>", &e);
-	for (i = 0; i < in->nmodules; i++) {
-		if ((mod = t2m_manifest_add_module(out, in->modules[i].path,
-		    &e)) == NULL)
-			t2m_die("<stdin>", &e);
-		for (a = 0; a < in->modules[i].attrs.n; a++)
-			if (t2m_attrs_set(out, &mod->attrs,
-			    in->modules[i].attrs.kv[a].key,
-			    in->modules[i].attrs.kv[a].val, &e) < 0)
-				t2m_die("<stdin>", &e);
-		t2m_attrs_share(out, &mod->attrs);
-	}
-	for (i = 0; i < in->ntensors; i++) {
-		t = &in->tensors[i];
-		c = &cast[i];
-		c->from = (unsigned char)t->dtype;
-		if (!t2m_tensor_hidden(t) && (nkeep == 0 ||
-		    matches(t->name, keep, nkeep)) &&
-		    !matches(t->name, drop, ndrop)) {
-			if (fto && t2m_dtype_is_float(t->dtype))
-				c->to = (unsigned char)fto;
-			else if (ito && t2m_dtype_is_int(t->dtype))
-				c->to = (unsigned char)ito;
-			if (c->to == c->from)
-				c->to = 0;
-		}
-		/* The input outlives the output: its names and shapes are
-		 * kept by reference. */
-		if ((ot = t2m_manifest_add_ref(out, t->name, c->to ? c->to :
-		    t->dtype, t->ndim, t->shape, T2M_REF_NAME | T2M_REF_SHAPE,
-		    &e)) == NULL)
-			t2m_die("<stdin>", &e);
-		for (a = 0; a < t->attrs.n; a++)
-			if (t2m_attrs_set(out, &ot->attrs, t->attrs.kv[a].key,
-			    t->attrs.kv[a].val, &e) < 0)
-				t2m_die("<stdin>", &e);
-		if (c->to && t2m_attrs_get(&ot->attrs, "cast") == NULL &&
-		    t2m_attrs_set(out, &ot->attrs, "cast",
-		    t2m_dtype_name(c->from), &e) < 0)
-			t2m_die("<stdin>", &e);
-		t2m_attrs_share(out, &ot->attrs);
-	}
-	/* A -k that selects nothing is most likely a typing error. */
-	for (a = 0; a < (uint32_t)nkeep; a++) {
-		for (hit = 0, i = 0; i < in->ntensors && !hit; i++)
-			hit = !t2m_tensor_hidden(&in->tensors[i]) &&
-			    fnmatch(keep[a], in->tensors[i].name, 0) == 0;
-		if (!hit)
-			warnx("<stdin>: -k '%s' matches no tensor", keep[a]);
-	}
-
-	if ((w = t2m_writer_new(STDOUT_FILENO, "<stdout>", 0, &e)) == NULL ||
-	    t2m_writer_begin(w, out, &e) < 0)
-		t2m_die("<stdout>", &e);
-	if ((buf = malloc(BUFSIZE)) == NULL || (obuf = malloc(BUFSIZE)) ==
-	    NULL)
-		errx(1, "out of memory");
-	while ((rc = t2m_reader_next(r, &ch, &e)) == 1) {
-		t = &in->tensors[ch.index];
-		c = &cast[ch.index];
-		isz = t2m_dtype_bits(c->from) / 8;
-		at = ch.offset;
-		/* What is not cast passes without being looked at. */
-		if (!c->to) {
-			if (t2m_reader_pass(r, w, ch.index, &e) < 0)
-				t2m_die("<stdin>", &e);
-			continue;
-		}
-		while ((k = t2m_reader_read(r, buf, BUFSIZE, &e)) > 0) {
-			feed(w, r, t, ch.index, c, buf, (size_t)k, at, obuf);
-			at += (uint64_t)k;
-		}
-		if (k < 0)
-			t2m_die("<stdin>", &e);
-		if (c->to && ch.offset + ch.length == t->nbytes &&
-		    c->overflow > 0)
-			warnx("<stdin>: '%s': %llu of %llu values overflowed "
-			    "to infinity in %s", t->name,
-			    (unsigned long long)c->overflow,
-			    (unsigned long long)(t->nbytes / isz),
-			    t2m_dtype_name(c->to));
-	}
-	if (rc < 0 || t2m_writer_end(w, &e) < 0)
-		t2m_die("<stdin>", &e);
-	free(buf);
-	free(obuf);
-	free(cast);
-	free(keep);
-	free(drop);
-	t2m_writer_free(w);
-	t2m_manifest_free(out);
-	t2m_reader_free(r);
+	if (cast_stream(&o, STDIN_FILENO, STDOUT_FILENO, &side, &e) < 0)
+		t2m_die(side, &e);
+	free(o.keep);
+	free(o.drop);
 	if (close(STDOUT_FILENO) < 0)
 		err(1, "<stdout>");
 	return 0;
