@@ -109,11 +109,13 @@ CHECK_FUZZ_SECONDS ?= 30
 # and fails the target.
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
-FUZZ_TARGETS = fuzz_pack fuzz_pickle fuzz_rename fuzz_stream fuzz_unpack
+FUZZ_TARGETS = fuzz_cast fuzz_pack fuzz_pickle fuzz_rename fuzz_stream \
+               fuzz_unpack
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
            -fno-sanitize-recover=all
 
-# fuzz_rename runs t2m-rename's own code: it includes the filter.
+# fuzz_cast and fuzz_rename run the filters' own code: they include them.
+build-fuzz/fuzz_cast: filters/t2m-cast.c
 build-fuzz/fuzz_rename: filters/t2m-rename.c
 build-fuzz/%: tests/fuzz/%.c tests/fuzz/stream.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)

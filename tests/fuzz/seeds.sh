@@ -2,7 +2,7 @@
 # tests/fuzz/seeds.sh DIR - seed corpora for the fuzz targets, made from
 # the PyTorch corpus (real torch): DIR/unpack holds small checkpoints of
 # every format, DIR/pickle their data.pkl pickles (a mode byte first),
-# DIR/stream (and DIR/pack, DIR/rename) their t2m streams.
+# DIR/stream (and DIR/cast, DIR/pack, DIR/rename) their t2m streams.
 set -eu
 dir=$1
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,7 +38,10 @@ for f in "$dir"/unpack/*; do
 	"$bin/t2m-unpack" -C 64 "$f" > "$s" 2> /dev/null || rm -f "$s"
 	[ -s "$s" ] || { rm -f "$s"; continue; }
 	"$bin/t2m-transpose" < "$s" > "$s.mlx" 2> /dev/null || rm -f "$s.mlx"
+	# Records of 7 bytes cut elements in two, as a pipe's reads can.
+	"$bin/t2m-unpack" -C 7 "$f" > "$s.c7" 2> /dev/null || rm -f "$s.c7"
 done
-# DIR/pack and DIR/rename: the same streams, for t2m-pack and t2m-rename.
+# DIR/cast, DIR/pack and DIR/rename: the same streams, for those filters.
+ln -s stream "$dir/cast"
 ln -s stream "$dir/pack"
 ln -s stream "$dir/rename"
