@@ -32,12 +32,14 @@ detect(const unsigned char *p, size_t n)
 		return F_STREAM;
 	if (is_torch_legacy(p, n))
 		return F_LEGACY;
-	if ((n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0) ||	/* zstd */
-	    (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) ||		/* gzip */
-	    (n >= 6 && memcmp(p, "\xfd" "7zXZ", 5) == 0) ||	/* xz */
-	    (n >= 3 && memcmp(p, "BZh", 3) == 0) ||		/* bzip2 */
-	    (n >= 262 && memcmp(p + 257, "ustar", 5) == 0))	/* tar */
-		return F_WRAPPED;
+	/*
+	 * Safetensors before the compressors and tar: its header length
+	 * can begin 1f 8b, as gzip does (a length of 35615 + 65536 k), and
+	 * its JSON can hold "ustar" at offset 257.  No gzip or tar file
+	 * passes for safetensors: gzip's ninth byte is 0, 2 or 4, and a
+	 * tar name short enough to give a length below 2^32 is padded with
+	 * NULs through its ninth byte.
+	 */
 	if (n >= 9) {
 		for (k = 7; k >= 0; k--)
 			hlen = hlen << 8 | p[k];
@@ -49,6 +51,12 @@ detect(const unsigned char *p, size_t n)
 				return F_SAFETENSORS;
 		}
 	}
+	if ((n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0) ||	/* zstd */
+	    (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) ||		/* gzip */
+	    (n >= 6 && memcmp(p, "\xfd" "7zXZ", 5) == 0) ||	/* xz */
+	    (n >= 3 && memcmp(p, "BZh", 3) == 0) ||		/* bzip2 */
+	    (n >= 262 && memcmp(p + 257, "ustar", 5) == 0))	/* tar */
+		return F_WRAPPED;
 	/* JSON text: a shard index, or nothing t2m reads.  (A safetensors
 	 * length of 8 bytes of JSON text would be above 2^56.) */
 	for (i = 0; i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' ||
