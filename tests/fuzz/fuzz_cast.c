@@ -104,13 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (out < 0)
 		out = memfile();
-	if ((p = malloc(size + 1)) == NULL)
-		abort();
-	memcpy(p, data, size);
-	fix(p, size);
-	fd = memfile();
-	if (write(fd, p, size) != (ssize_t)size)
-		abort();
+	fd = stream_file(data, size, &p);
 	valid = contents(fd, &in) == 0;
 	if (valid && in.m->ntensors > 0)
 		name0 = in.m->tensors[0].name;

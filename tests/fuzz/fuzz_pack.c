@@ -209,13 +209,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; k < MAX_SHARDS; k++)
 			out[k] = memfile();
 	}
-	if ((p = malloc(size + 1)) == NULL)
-		abort();
-	memcpy(p, data, size);
-	fix(p, size);
-	fd = memfile();
-	if (write(fd, p, size) != (ssize_t)size)
-		abort();
+	fd = stream_file(data, size, &p);
 	/* What the stream holds, when it is valid: what must come back. */
 	valid = contents(fd, &in) == 0;
 	/* From a pipe, as t2m-pack reads a pipeline: all of it fits in the

@@ -51,6 +51,23 @@ memfile(void)
 	return fd;
 }
 
+/* The n bytes at data, their checksums fixed, in a file in memory at
+ * its start; the fixed bytes in *fixed (malloc'd) too. */
+static int
+stream_file(const uint8_t *data, size_t n, unsigned char **fixed)
+{
+	int fd;
+
+	if ((*fixed = malloc(n + 1)) == NULL)
+		abort();
+	memcpy(*fixed, data, n);
+	fix(*fixed, n);
+	fd = memfile();
+	if (write(fd, *fixed, n) != (ssize_t)n || lseek(fd, 0, SEEK_SET) < 0)
+		abort();
+	return fd;
+}
+
 static void
 rewind_empty(int fd)
 {
