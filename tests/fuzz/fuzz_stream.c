@@ -223,7 +223,6 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int devnull = -1, mlx = -1, back = -1;
-	char path[] = "/tmp/t2m-fuzz.XXXXXX";
 	unsigned char *p;
 	int fd, pfd[2], reverse;
 
@@ -233,10 +232,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mlx = memfile();
 		back = memfile();
 	}
-	if ((p = malloc(size + 1)) == NULL)
-		abort();
-	memcpy(p, data, size);
-	fix(p, size);
+	fd = stream_file(data, size, &p);
 	/* From a pipe, forward: all of it fits in the pipe's buffer. */
 	if (size <= 65536 && pipe(pfd) == 0) {
 		if (write(pfd[1], p, size) == (ssize_t)size) {
@@ -247,11 +243,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(pfd[0]);
 	}
 	/* From a file, forward and back. */
-	if ((fd = mkstemp(path)) < 0)
-		abort();
-	unlink(path);
-	if (write(fd, p, size) != (ssize_t)size)
-		abort();
 	for (reverse = 0; reverse < 2; reverse++) {
 		lseek(fd, 0, SEEK_SET);
 		transpose(fd, devnull, reverse, 0);
