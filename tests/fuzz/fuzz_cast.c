@@ -35,8 +35,7 @@ check(const struct opts *o, const struct t2m_tensor *t, const unsigned char
 	unsigned char *want;
 	t2m_error e;
 
-	if (strcmp(t->name, u->name) != 0 || t->ndim != u->ndim ||
-	    memcmp(t->shape, u->shape, (size_t)t->ndim * sizeof *t->shape))
+	if (strcmp(t->name, u->name) != 0 || !same_shape(t, u))
 		differs(t->name, "name or shape changed");
 	if (u->dtype == t->dtype) {
 		if (t->nbytes != u->nbytes || (t->nbytes > 0 &&

@@ -47,13 +47,6 @@ unpacked(int fd, int stream, struct contents *c)
 	return rc < 0 ? -1 : contents(stream, c);
 }
 
-static int
-same_shape(const struct t2m_tensor *a, const struct t2m_tensor *b)
-{
-	return a->dtype == b->dtype && a->ndim == b->ndim &&
-	    memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape) == 0;
-}
-
 /*
  * What out holds is what in held: each of out's tensors is one of in's,
  * with its dtype, shape and bytes, or a tie t2m-unpack made of a pair in
@@ -77,9 +70,9 @@ compare(const struct contents *in, const struct contents *out)
 			abort();
 		}
 		a = &in->m->tensors[j];
-		if (!same_shape(a, b) || a->nbytes != b->nbytes ||
-		    (a->nbytes > 0 && memcmp(in->b[j], out->b[i],
-		    (size_t)a->nbytes) != 0)) {
+		if (a->dtype != b->dtype || !same_shape(a, b) ||
+		    a->nbytes != b->nbytes || (a->nbytes > 0 &&
+		    memcmp(in->b[j], out->b[i], (size_t)a->nbytes) != 0)) {
 			fprintf(stderr, "fuzz_pack: '%s' came back changed\n",
 			    b->name);
 			abort();

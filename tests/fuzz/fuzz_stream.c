@@ -205,9 +205,8 @@ round_trip(int fd, int mlx, int back)
 			abort();
 		}
 		u = &b.m->tensors[j];
-		if (t->dtype != u->dtype || t->ndim != u->ndim ||
-		    memcmp(t->shape, u->shape, (size_t)t->ndim *
-		    sizeof *t->shape) != 0 || t->nbytes != u->nbytes ||
+		if (t->dtype != u->dtype || !same_shape(t, u) ||
+		    t->nbytes != u->nbytes ||
 		    !same_bytes(t, a.b[i], b.b[j])) {
 			fprintf(stderr, "fuzz_stream: '%s' came back "
 			    "changed\n", t->name);

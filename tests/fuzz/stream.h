@@ -51,6 +51,15 @@ memfile(void)
 	return fd;
 }
 
+/* Whether two tensors have the same shape.  (Inline: not every target
+ * uses it.) */
+static inline int
+same_shape(const struct t2m_tensor *a, const struct t2m_tensor *b)
+{
+	return a->ndim == b->ndim && memcmp(a->shape, b->shape,
+	    (size_t)a->ndim * sizeof *a->shape) == 0;
+}
+
 /* The n bytes at data, their checksums fixed, in a file in memory at
  * its start; the fixed bytes in *fixed (malloc'd) too. */
 static int
